@@ -1,0 +1,384 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/varta-ptt/varta/protocol"
+	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/server/store"
+)
+
+// closeError is why a session ended: the application close code and a
+// sentence for the person at the other end.
+type closeError struct {
+	code   uint64
+	reason string
+}
+
+func (e *closeError) Error() string {
+	return fmt.Sprintf("server: session closed (%s): %s", protocol.CloseCodeName(e.code), e.reason)
+}
+
+// session is one authenticated unit's connection.
+//
+// Goroutines: the connection handler (Server.handle) starts readControl,
+// writeControl, readDatagrams and writeVoice, and waits for all of them.
+// writeControl is the only writer of the control stream and writeVoice the
+// only caller of SendDatagram; everyone else enqueues.
+type session struct {
+	srv     *Server
+	conn    *quic.Conn // nil in tests that drive the floor without QUIC
+	unit    uint32
+	alias   string
+	role    store.Role
+	prioCap int
+	remote  string
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ctrlQ  chan *pb.Envelope
+	voice  *voiceQueue
+
+	lastHeard atomic.Int64 // Unix nanoseconds of the last accepted voice datagram
+
+	mu      sync.Mutex // guards tgs and allowed
+	tgs     map[uint16]*talkgroup
+	allowed map[uint16]bool
+}
+
+func (s *Server) newSession(ctx context.Context, conn *quic.Conn, u store.Unit) *session {
+	sess := &session{
+		srv:     s,
+		conn:    conn,
+		unit:    u.ID,
+		alias:   u.Alias,
+		role:    u.Role,
+		prioCap: int(s.cfg.PriorityCaps[u.Role]),
+		ctrlQ:   make(chan *pb.Envelope, s.cfg.ControlQueueLen),
+		voice:   newVoiceQueue(s.cfg.VoiceQueueLen),
+		tgs:     make(map[uint16]*talkgroup),
+		allowed: allowedSet(u.Talkgroups),
+	}
+	if conn != nil {
+		sess.remote = conn.RemoteAddr().String()
+	}
+	sess.ctx, sess.cancel = context.WithCancelCause(ctx)
+	return sess
+}
+
+func allowedSet(tgs []uint16) map[uint16]bool {
+	m := make(map[uint16]bool, len(tgs))
+	for _, t := range tgs {
+		m[t] = true
+	}
+	return m
+}
+
+// send queues env for the control writer. It never blocks: a peer whose
+// queue is full has stopped reading and its session is ended.
+func (sess *session) send(env *pb.Envelope) {
+	select {
+	case sess.ctrlQ <- env:
+	default:
+		sess.cancel(&closeError{protocol.CloseNotReading, "the radio stopped reading its control stream; reconnect"})
+	}
+}
+
+func (sess *session) reply(id uint64, env *pb.Envelope) {
+	env.Id = id
+	sess.send(env)
+}
+
+func (sess *session) replyError(id uint64, code pb.ErrorCode, reason string) {
+	sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Error{Error: &pb.Error{Code: code, Reason: reason}}})
+}
+
+// run serves an authenticated session until it ends, then leaves every
+// talkgroup. str is the control stream, r its reader (Hello already read).
+func (sess *session) run(str *quic.Stream, r *protocol.Reader) {
+	var wg sync.WaitGroup
+	wg.Go(func() { sess.writeControl(str) })
+	wg.Go(func() { sess.readControl(r) })
+	wg.Go(sess.readDatagrams)
+	wg.Go(sess.writeVoice)
+	<-sess.ctx.Done()
+	// Close the connection first: that unblocks the goroutines waiting in
+	// quic-go (a stalled peer can hold SendDatagram or Write).
+	sess.leaveAll(false, pb.Cause_CAUSE_NONE, "")
+	code, reason := closeReason(context.Cause(sess.ctx))
+	sess.conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
+	wg.Wait()
+}
+
+// closeReason turns a session's cancel cause into a close code and reason.
+func closeReason(cause error) (uint64, string) {
+	var ce *closeError
+	if errors.As(cause, &ce) {
+		return ce.code, ce.reason
+	}
+	return protocol.CloseNormal, "session ended"
+}
+
+// writeControl is the control stream's only writer.
+func (sess *session) writeControl(str *quic.Stream) {
+	var buf []byte
+	for {
+		select {
+		case <-sess.ctx.Done():
+			return
+		case env := <-sess.ctrlQ:
+			var err error
+			buf, err = protocol.AppendMessage(buf[:0], env)
+			if err != nil {
+				sess.srv.log.Error("encode control message", "unit", sess.unit, "err", err)
+				continue
+			}
+			// Coalesce what is already queued into one write.
+		drain:
+			for len(buf) < 16<<10 {
+				select {
+				case env := <-sess.ctrlQ:
+					if buf, err = protocol.AppendMessage(buf, env); err != nil {
+						sess.srv.log.Error("encode control message", "unit", sess.unit, "err", err)
+					}
+				default:
+					break drain
+				}
+			}
+			str.SetWriteDeadline(time.Now().Add(sess.srv.cfg.IdleTimeout))
+			if _, err := str.Write(buf); err != nil {
+				sess.cancel(&closeError{protocol.CloseNotReading, "the control stream could not be written; reconnect"})
+				return
+			}
+		}
+	}
+}
+
+// readControl reads and handles requests until the stream ends.
+func (sess *session) readControl(r *protocol.Reader) {
+	cfg := &sess.srv.cfg
+	ctrl := newBucket(cfg.ControlRate, cfg.ControlBurst, sess.srv.now())
+	floor := newBucket(cfg.FloorRate, cfg.FloorBurst, sess.srv.now())
+	refused := 0
+	for {
+		env, err := r.Read()
+		if err != nil {
+			switch {
+			case errors.Is(err, protocol.ErrBadMessage):
+				// The framing is intact; only this message is bad.
+				sess.replyError(0, pb.ErrorCode_ERROR_BAD_REQUEST, "a control message could not be decoded and was ignored")
+				continue
+			case errors.Is(err, io.EOF), sess.ctx.Err() != nil:
+				sess.cancel(&closeError{protocol.CloseNormal, "the radio closed its session"})
+			case errors.Is(err, protocol.ErrTooLarge):
+				sess.cancel(&closeError{protocol.CloseProtocol, fmt.Sprintf("a control message was larger than %d bytes", protocol.MaxMessageSize)})
+			default:
+				sess.cancel(&closeError{protocol.CloseProtocol, "the control stream broke: " + err.Error()})
+			}
+			return
+		}
+		if !ctrl.allow(sess.srv.now()) {
+			refused++
+			if refused > cfg.ControlFloodLimit {
+				sess.cancel(&closeError{protocol.CloseFlood, "too many control messages; the relay disconnected this radio"})
+				return
+			}
+			// Every request gets its one reply. ControlBurst plus
+			// ControlFloodLimit stays below ControlQueueLen, so a flood
+			// ends in CloseFlood before the replies could fill the queue.
+			if env.Id != 0 {
+				sess.replyError(env.Id, pb.ErrorCode_ERROR_RATE_LIMITED, "too many requests; slow down")
+			}
+			continue
+		}
+		refused = 0
+		sess.handle(env, &floor)
+	}
+}
+
+// handle carries out one request. Called only from readControl.
+func (sess *session) handle(env *pb.Envelope, floor *bucket) {
+	id := env.Id
+	isRequest := true
+	switch env.Body.(type) {
+	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping:
+	default:
+		isRequest = false
+	}
+	if isRequest && id == 0 {
+		sess.replyError(0, pb.ErrorCode_ERROR_BAD_REQUEST, "a request arrived without a request ID and was ignored")
+		return
+	}
+	switch b := env.Body.(type) {
+	case *pb.Envelope_Hello:
+		sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, "the session has already started")
+	case *pb.Envelope_Affiliate:
+		if b.Affiliate == nil || len(b.Affiliate.Talkgroups) > maxAffiliations {
+			sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, fmt.Sprintf("a unit may affiliate to at most %d talkgroups at once", maxAffiliations))
+			return
+		}
+		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_AffiliateResult{AffiliateResult: sess.affiliate(b.Affiliate.Talkgroups)}})
+	case *pb.Envelope_FloorRequest:
+		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_FloorResult{FloorResult: sess.requestFloor(b.FloorRequest, floor)}})
+	case *pb.Envelope_FloorRelease:
+		if b.FloorRelease != nil && protocol.ValidTalkgroupID(b.FloorRelease.Talkgroup) {
+			sess.mu.Lock()
+			tg := sess.tgs[uint16(b.FloorRelease.Talkgroup)]
+			sess.mu.Unlock()
+			if tg != nil {
+				tg.release(sess)
+			}
+		}
+		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}})
+	case *pb.Envelope_Ping:
+		var ct int64
+		if b.Ping != nil {
+			ct = b.Ping.ClientTimeMs
+		}
+		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Pong{Pong: &pb.Pong{ClientTimeMs: ct, ServerTimeMs: sess.srv.now().UnixMilli()}}})
+	default:
+		if id != 0 {
+			sess.replyError(id, pb.ErrorCode_ERROR_UNSUPPORTED, "this relay does not support that message type")
+		}
+	}
+}
+
+// maxAffiliations caps one unit's affiliation set.
+const maxAffiliations = 64
+
+func (sess *session) requestFloor(req *pb.FloorRequest, floor *bucket) *pb.FloorResult {
+	if req == nil {
+		return &pb.FloorResult{Status: pb.FloorStatus_FLOOR_DENIED, Cause: pb.Cause_CAUSE_UNKNOWN_TALKGROUP, Reason: "the request named no talkgroup"}
+	}
+	deny := func(cause pb.Cause, reason string) *pb.FloorResult {
+		sess.srv.counters.floorDenies.Add(1)
+		return &pb.FloorResult{Talkgroup: req.Talkgroup, Status: pb.FloorStatus_FLOOR_DENIED, Cause: cause, Reason: reason}
+	}
+	if !floor.allow(sess.srv.now()) {
+		return deny(pb.Cause_CAUSE_RATE_LIMITED, "too many floor requests; wait a moment and press again")
+	}
+	if !protocol.ValidTalkgroupID(req.Talkgroup) || req.Priority > 255 {
+		return deny(pb.Cause_CAUSE_UNKNOWN_TALKGROUP, fmt.Sprintf("talkgroup %d or priority %d is out of range", req.Talkgroup, req.Priority))
+	}
+	sess.mu.Lock()
+	tg := sess.tgs[uint16(req.Talkgroup)]
+	sess.mu.Unlock()
+	if tg == nil {
+		return deny(pb.Cause_CAUSE_NOT_AFFILIATED, fmt.Sprintf("unit %d is not affiliated to talkgroup %d (affiliate first)", sess.unit, req.Talkgroup))
+	}
+	return tg.request(sess, int(req.Priority), req.Emergency)
+}
+
+// affiliate replaces the session's affiliation set with want.
+func (sess *session) affiliate(want []uint32) *pb.AffiliateResult {
+	res := &pb.AffiliateResult{}
+	tgs := *sess.srv.tgs.Load()
+	next := make(map[uint16]*talkgroup, len(want))
+	sess.mu.Lock()
+	for _, id := range want {
+		a := &pb.Affiliation{Talkgroup: id}
+		res.Results = append(res.Results, a)
+		switch {
+		case !protocol.ValidTalkgroupID(id):
+			a.Reason = fmt.Sprintf("talkgroup %d is out of range (1 to %d)", id, protocol.MaxTalkgroupID)
+		case tgs[uint16(id)] == nil:
+			a.Reason = fmt.Sprintf("talkgroup %d does not exist on this relay", id)
+		case !sess.allowed[uint16(id)]:
+			a.Reason = fmt.Sprintf("unit %d is not a member of talkgroup %d (ask the administrator to add it)", sess.unit, id)
+		default:
+			a.Ok = true
+			next[uint16(id)] = tgs[uint16(id)]
+		}
+	}
+	var leave []*talkgroup
+	for id, tg := range sess.tgs {
+		if next[id] == nil {
+			leave = append(leave, tg)
+		}
+	}
+	sess.tgs = next
+	sess.mu.Unlock()
+
+	for _, tg := range leave {
+		tg.leave(sess, true, pb.Cause_CAUSE_DEAFFILIATED, fmt.Sprintf("unit %d left talkgroup %d", sess.unit, tg.id))
+	}
+	for _, a := range res.Results {
+		if !a.Ok {
+			continue
+		}
+		if err := next[uint16(a.Talkgroup)].join(sess); err != nil {
+			a.Ok, a.Reason = false, err.Error()
+		}
+	}
+	return res
+}
+
+// leaveAll de-affiliates the session from every talkgroup.
+func (sess *session) leaveAll(notify bool, cause pb.Cause, reason string) {
+	sess.mu.Lock()
+	tgs := sess.tgs
+	sess.tgs = make(map[uint16]*talkgroup)
+	sess.mu.Unlock()
+	for _, tg := range tgs {
+		tg.leave(sess, notify, cause, reason)
+	}
+}
+
+// readDatagrams feeds received voice to the forwarding path.
+func (sess *session) readDatagrams() {
+	cfg := &sess.srv.cfg
+	limit := newBucket(cfg.DatagramRate, cfg.DatagramBurst, sess.srv.now())
+	for {
+		b, err := sess.conn.ReceiveDatagram(sess.ctx)
+		if err != nil {
+			if sess.ctx.Err() == nil {
+				sess.cancel(&closeError{protocol.CloseNormal, "connection lost"})
+			}
+			return
+		}
+		sess.srv.counters.datagramsIn.Add(1)
+		now := sess.srv.now()
+		if !limit.allow(now) {
+			sess.srv.counters.drops[DropRateLimited].Add(1)
+			continue
+		}
+		if sess.srv.forward(sess, b, now.UnixNano()) {
+			sess.lastHeard.Store(now.UnixNano())
+		}
+	}
+}
+
+// writeVoice is the only caller of SendDatagram for this session. A slow
+// peer blocks only this goroutine; its queue drops the oldest datagrams.
+func (sess *session) writeVoice() {
+	for {
+		select {
+		case <-sess.ctx.Done():
+			return
+		case <-sess.voice.ready:
+		}
+		for b := sess.voice.pop(); b != nil; b = sess.voice.pop() {
+			if err := sess.conn.SendDatagram(b); err != nil {
+				sess.srv.counters.drops[DropSendFailed].Add(1)
+				if sess.ctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			sess.srv.counters.sent.Add(1)
+		}
+	}
+}
+
+func (sess *session) logAttrs() []any {
+	return []any{slog.Uint64("unit", uint64(sess.unit)), slog.String("remote", sess.remote)}
+}
