@@ -240,7 +240,11 @@ func TestControlFlood(t *testing.T) {
 // others: they get every datagram while the stalled listener's queue drops
 // its oldest ones.
 func TestStalledListener(t *testing.T) {
-	r := startRelay(t, func(c *server.Config) { c.DatagramRate = 10000; c.DatagramBurst = 10000; c.IdleTimeout = 20 * time.Second })
+	r := startRelay(t, func(c *server.Config) {
+		c.DatagramRate = 10000
+		c.DatagramBurst = 10000
+		c.IdleTimeout = 20 * time.Second
+	})
 	talker := r.unit(101, "P-101", 100)
 	healthy := r.unit(102, "P-102", 100)
 

@@ -26,9 +26,9 @@ type talkgroup struct {
 	id  uint16
 	srv *Server
 
-	holder    atomic.Pointer[session]   // floor holder, nil when idle
+	holder    atomic.Pointer[session]    // floor holder, nil when idle
 	members   atomic.Pointer[[]*session] // copy-on-write snapshot of memberSet
-	lastMedia atomic.Int64              // Unix nanoseconds of the holder's last datagram
+	lastMedia atomic.Int64               // Unix nanoseconds of the holder's last datagram
 
 	mu        sync.Mutex
 	name      string

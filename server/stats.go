@@ -7,14 +7,14 @@ type DropReason int
 
 // Drop reasons, counted separately.
 const (
-	DropMalformed    DropReason = iota // header does not parse (short, bad kind, bad ID)
-	DropOversize                       // larger than protocol.MaxVoiceDatagram
-	DropSpoofed                        // sender field is not the connection's unit
-	DropUnknownTG                      // no such talkgroup
-	DropNotHolder                      // sender does not hold the talkgroup's floor
-	DropRateLimited                    // sender exceeded its datagram rate
-	DropQueueFull                      // a listener's queue was full; its oldest datagram was dropped
-	DropSendFailed                     // quic-go refused the datagram (too large for the path, closed)
+	DropMalformed   DropReason = iota // header does not parse (short, bad kind, bad ID)
+	DropOversize                      // larger than protocol.MaxVoiceDatagram
+	DropSpoofed                       // sender field is not the connection's unit
+	DropUnknownTG                     // no such talkgroup
+	DropNotHolder                     // sender does not hold the talkgroup's floor
+	DropRateLimited                   // sender exceeded its datagram rate
+	DropQueueFull                     // a listener's queue was full; its oldest datagram was dropped
+	DropSendFailed                    // quic-go refused the datagram (too large for the path, closed)
 	numDropReasons
 )
 
