@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/quic-go/quic-go"
 
@@ -21,7 +22,12 @@ type RefusedError struct {
 	Reason string
 }
 
-func (e *RefusedError) Error() string { return "the relay refused this radio: " + e.Reason }
+func (e *RefusedError) Error() string {
+	if strings.HasPrefix(e.Reason, "the relay refused") {
+		return e.Reason
+	}
+	return "the relay refused this radio: " + e.Reason
+}
 
 // ClosedError says why the relay ended a session (shutdown, replaced,
 // removed from the roster, protocol violation).

@@ -171,7 +171,7 @@ func cmdServe(args []string) error {
 
 	fmt.Fprintf(os.Stderr, "vartad: relay listening on %s (UDP/QUIC, ALPN %s); admin socket %s\n", pc.LocalAddr(), pki.ALPN, filepath.Join(*data, server.AdminSocketName))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ctx, pc) }()
+	go func() { errc <- srv.Serve(context.Background(), pc) }()
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

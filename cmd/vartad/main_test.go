@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/protocol"
+)
+
+// These tests run the real vartad and varta binaries, as an administrator
+// and a radio would.
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vartad-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for _, b := range []struct{ out, pkg string }{{"vartad", "."}, {"varta", "../varta"}} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.out), b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// vartad runs the vartad binary and returns its combined output.
+func vartad(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "vartad"), args...).CombinedOutput()
+	return string(out), err
+}
+
+func mustVartad(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := vartad(t, args...)
+	if err != nil {
+		t.Fatalf("vartad %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+// newAgency runs vartad init and adds talkgroups 100 and 200.
+func newAgency(t *testing.T, listen string) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "agency")
+	mustVartad(t, "init", "--data", data, "--advertise", listen)
+	mustVartad(t, "talkgroup", "add", "--data", data, "--id", "100", "--name", "Patrol North", "--priority", "5")
+	mustVartad(t, "talkgroup", "add", "--data", data, "--id", "200", "--name", "Patrol South")
+	return data
+}
+
+type relayProc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) WriteString(p string) {
+	s.Write([]byte(p))
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningRE = regexp.MustCompile(`relay listening on (\S+)`)
+
+// serve starts `vartad serve` and waits until it listens.
+func serve(t *testing.T, data, listen string) *relayProc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "vartad"), "serve", "--data", data, "--listen", listen)
+	pr, pw, _ := os.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	p := &relayProc{cmd: cmd, stderr: new(syncBuffer), done: make(chan error, 1)}
+	ready := make(chan struct{})
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	go func() {
+		once := false
+		for l := range lines {
+			p.stderr.WriteString(l + "\n")
+			if !once && listeningRE.MatchString(l) {
+				once = true
+				close(ready)
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-p.done:
+		t.Fatalf("vartad serve exited: %v\n%s", err, p.stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("vartad serve did not start\n%s", p.stderr)
+	}
+	return p
+}
+
+func (p *relayProc) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("vartad serve did not exit")
+		return nil
+	}
+}
+
+func dial(t *testing.T, identityFile, addr string) (*client.Client, error) {
+	t.Helper()
+	id, err := pki.LoadIdentityFile(identityFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{Identity: id, Addr: addr})
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+func TestInitRefusesToOverwrite(t *testing.T) {
+	data := newAgency(t, "127.0.0.1:7700")
+	before, _ := os.ReadFile(filepath.Join(data, "ca.key"))
+	out, err := vartad(t, "init", "--data", data)
+	if err == nil || !strings.Contains(out, "refusing to overwrite") {
+		t.Fatalf("second init: %v\n%s", err, out)
+	}
+	after, _ := os.ReadFile(filepath.Join(data, "ca.key"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("the CA key changed")
+	}
+}
+
+func TestRosterCommandsOffline(t *testing.T) {
+	data := newAgency(t, "127.0.0.1:7700")
+	bundle := filepath.Join(t.TempDir(), "p101.pem")
+	out := mustVartad(t, "unit", "add", "--data", data, "--id", "101", "--alias", "P-101", "--role", "officer", "--talkgroups", "100,200", "--out", bundle)
+	if !strings.Contains(out, "enrolled") {
+		t.Fatalf("unit add said %q", out)
+	}
+	fi, err := os.Stat(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("identity file mode %o, want 600", fi.Mode().Perm())
+	}
+	id, err := pki.LoadIdentityFile(bundle)
+	if err != nil || id.UnitID != 101 || id.Server != "127.0.0.1:7700" {
+		t.Fatalf("bundle: %v %+v", err, id)
+	}
+
+	tests := []struct {
+		args []string
+		fail bool
+		want string
+	}{
+		{[]string{"talkgroup", "list"}, false, "Patrol North"},
+		{[]string{"unit", "list"}, false, "P-101"},
+		{[]string{"unit", "set-talkgroups", "--id", "101", "--talkgroups", "200"}, false, "unit 101 talkgroups: 200"},
+		{[]string{"unit", "set-talkgroups", "--id", "101", "--talkgroups", "300"}, true, "300"},
+		{[]string{"unit", "add", "--id", "101", "--alias", "X", "--out", filepath.Join(t.TempDir(), "x.pem")}, true, "exists"},
+		{[]string{"unit", "add", "--id", "102", "--alias", "P-102", "--role", "janitor", "--out", filepath.Join(t.TempDir(), "y.pem")}, true, "officer"},
+		{[]string{"unit", "add", "--id", "102", "--alias", "P-102", "--talkgroups", "999", "--out", filepath.Join(t.TempDir(), "z.pem")}, true, "999"},
+		{[]string{"talkgroup", "add", "--id", "100", "--name", "Again"}, true, "exists"},
+		{[]string{"talkgroup", "remove", "--id", "200"}, false, "removed"},
+		{[]string{"unit", "list"}, false, "-"},
+		{[]string{"unit", "remove", "--id", "101"}, false, "removed"},
+		{[]string{"unit", "remove", "--id", "101"}, true, "not"},
+	}
+	for _, tt := range tests {
+		args := append([]string{tt.args[0], tt.args[1], "--data", data}, tt.args[2:]...)
+		out, err := vartad(t, args...)
+		if (err != nil) != tt.fail || !strings.Contains(out, tt.want) {
+			t.Errorf("vartad %s: err=%v, output %q, want fail=%v containing %q", strings.Join(tt.args, " "), err, out, tt.fail, tt.want)
+		}
+	}
+	// A refused unit add leaves no identity file behind.
+	if _, err := os.Stat(filepath.Join(filepath.Dir(bundle), "z.pem")); err == nil {
+		t.Error("a refused enrolment left an identity file")
+	}
+}
+
+// While the relay runs, roster commands go through it and take effect at
+// once; an acknowledged change survives kill -9.
+func TestLiveAdminAndKill9(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := newAgency(t, listen)
+	p := serve(t, data, listen)
+
+	bundle := filepath.Join(t.TempDir(), "p101.pem")
+	mustVartad(t, "unit", "add", "--data", data, "--id", "101", "--alias", "P-101", "--role", "officer", "--talkgroups", "100", "--out", bundle)
+	c, err := dial(t, bundle, listen)
+	if err != nil {
+		t.Fatalf("a unit enrolled while the relay runs cannot connect: %v", err)
+	}
+	if _, err := c.Affiliate(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	mustVartad(t, "talkgroup", "add", "--data", data, "--id", "300", "--name", "Operation Nightjar")
+	mustVartad(t, "unit", "set-talkgroups", "--data", data, "--id", "101", "--talkgroups", "100,300")
+	res, err := c.Affiliate(context.Background(), 100, 300)
+	if err != nil || !res.Results[1].Ok {
+		t.Fatalf("new talkgroup not usable at once: %v %v", err, res)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+
+	out := mustVartad(t, "unit", "list", "--data", data)
+	if !strings.Contains(out, "P-101") || !strings.Contains(out, "100,300") {
+		t.Fatalf("acknowledged changes lost after kill -9:\n%s", out)
+	}
+	if out := mustVartad(t, "talkgroup", "list", "--data", data); !strings.Contains(out, "Operation Nightjar") {
+		t.Fatalf("talkgroup lost after kill -9:\n%s", out)
+	}
+	// The relay starts again on the same files.
+	serve(t, data, listen)
+	if _, err := dial(t, bundle, listen); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SIGTERM tells connected units and closes the stores.
+func TestSIGTERMGraceful(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := newAgency(t, listen)
+	bundle := filepath.Join(t.TempDir(), "p101.pem")
+	mustVartad(t, "unit", "add", "--data", data, "--id", "101", "--alias", "P-101", "--talkgroups", "100", "--out", bundle)
+	p := serve(t, data, listen)
+	c, err := dial(t, bundle, listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.wait(t); err != nil {
+		t.Fatalf("vartad exited with %v\n%s", err, p.stderr)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the radio was not told")
+	}
+	var closed *client.ClosedError
+	if !errors.As(c.Err(), &closed) || closed.Code != protocol.CloseShutdown {
+		t.Fatalf("radio told %v, want a shutdown notice", c.Err())
+	}
+	t.Logf("radio shows: %s", c.Err())
+	if !strings.Contains(p.stderr.String(), "stores closed") {
+		t.Fatalf("no clean close in the log:\n%s", p.stderr)
+	}
+	// The store is unlocked: an offline command works.
+	mustVartad(t, "unit", "list", "--data", data)
+}
+
+// A damaged store is refused at start with a message that names the file
+// and how to restore it; the file is left as it was.
+func TestDamagedStoreRefused(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := newAgency(t, listen)
+	mustVartad(t, "unit", "add", "--data", data, "--id", "101", "--alias", "P-101", "--talkgroups", "100", "--out", filepath.Join(t.TempDir(), "a.pem"))
+	mustVartad(t, "snapshot", "--data", data)
+	roster := filepath.Join(data, "roster.db")
+	b, err := os.ReadFile(roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)/2:], "#### this is not a buntdb record ####")
+	if err := os.WriteFile(roster, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := vartad(t, "serve", "--data", data, "--listen", listen)
+	if err == nil {
+		t.Fatal("vartad served a damaged store")
+	}
+	for _, want := range []string{roster, "snapshot"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("message does not name %q:\n%s", want, out)
+		}
+	}
+	t.Logf("administrator sees: %s", out)
+	after, _ := os.ReadFile(roster)
+	if !bytes.Equal(b, after) {
+		t.Fatal("the damaged file was changed")
+	}
+}
+
+// The README's `make run` flow: scripts/run.sh creates a demo agency and
+// starts a relay that a radio's identity connects to.
+func TestRunScript(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := filepath.Join(t.TempDir(), "agency")
+	cmd := exec.Command("bash", "../../scripts/run.sh")
+	cmd.Env = append(os.Environ(), "DATA="+data, "LISTEN="+listen, "BIN="+binDir)
+	var out syncBuffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "relay listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("run.sh did not start a relay:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	check := exec.Command(filepath.Join(binDir, "varta"), "check", "--identity", filepath.Join(data, "units", "p102.pem"))
+	got, err := check.CombinedOutput()
+	if err != nil || !strings.Contains(string(got), `unit 102 "P-102"`) || !strings.Contains(string(got), "affiliated to talkgroup 100") {
+		t.Fatalf("varta check: %v\n%s\nrelay:\n%s", err, got, out.String())
+	}
+	t.Logf("varta check:\n%s", got)
+}

@@ -1,0 +1,511 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// appendDel appends a RESP del record as BuntDB writes one.
+func appendDel(buf []byte, key string) []byte {
+	buf = append(buf, "*2\r\n$3\r\ndel\r\n"...)
+	return appendBulk(buf, key)
+}
+
+// appendCommit appends to a roster file a well-formed commit group, as the
+// Store writes one, with the next sequence number.
+func appendCommit(t *testing.T, data []byte, changes ...change) []byte {
+	t.Helper()
+	pf, err := parseFile(data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := checkRoster(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int64(len(data))
+	var sum commitSum
+	for _, c := range changes {
+		if c.del {
+			data = appendDel(data, c.key)
+		} else {
+			data = appendSetRecord(data, c.key, c.val)
+		}
+		sum.add(c.del, c.key, c.val)
+	}
+	return appendSetRecord(data, metaCommitKey, markerValue(rc.lastSeq+1, at, len(changes)+1, sum))
+}
+
+// populatedFile returns the bytes of a roster.db holding populate's roster,
+// and the roster.
+func populatedFile(t *testing.T) ([]byte, rosterState) {
+	t.Helper()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	populate(t, s)
+	st := stateOf(t, s)
+	mustClose(t, s)
+	data, err := os.ReadFile(filepath.Join(dir, rosterFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, st
+}
+
+// writeRoster makes a store directory whose roster.db holds data.
+func writeRoster(t *testing.T, data []byte) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, rosterFile)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func tornCopies(t *testing.T, dir, file string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, file+".torn-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// replaceOnce replaces the single occurrence of old in data.
+func replaceOnce(t *testing.T, data []byte, old, new string) []byte {
+	t.Helper()
+	if n := bytes.Count(data, []byte(old)); n != 1 {
+		t.Fatalf("%q occurs %d times", old, n)
+	}
+	return bytes.Replace(data, []byte(old), []byte(new), 1)
+}
+
+func TestDamagedRosterRefused(t *testing.T) {
+	good, _ := populatedFile(t)
+	unit := func(id uint32, tgs ...uint16) string {
+		return encodeUnit(Unit{ID: id, Alias: "x", Role: RoleOfficer, Talkgroups: tgs})
+	}
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, data []byte) []byte
+		wantErr string // in DamagedError.Err
+	}{
+		{"garbage in the middle", func(t *testing.T, d []byte) []byte {
+			d = bytes.Clone(d)
+			copy(d[len(d)/2:], "GARBAGE!")
+			return d
+		}, "byte"},
+		{"garbage at the start", func(t *testing.T, d []byte) []byte {
+			return append([]byte("hello\r\n"), d...)
+		}, "bad data at byte 0"},
+		{"value edited, still JSON", func(t *testing.T, d []byte) []byte {
+			return replaceOnce(t, d, `"alias":"Car 1"`, `"alias":"Car 9"`)
+		}, "does not match its checksum"},
+		{"value length edited", func(t *testing.T, d []byte) []byte {
+			v := encodeTalkgroup(Talkgroup{ID: 100, Name: "Patrol", Priority: 1})
+			return replaceOnce(t, d, fmt.Sprintf("$%d\r\n%s", len(v), v), fmt.Sprintf("$%d\r\n%s", len(v)+900, v))
+		}, "byte"},
+		{"NUL bytes between records", func(t *testing.T, d []byte) []byte {
+			i := bytes.Index(d, []byte("*3\r\n$3\r\nset\r\n$8\r\ntg:00200"))
+			return append(append(bytes.Clone(d[:i]), 0, 0, 0, 0), d[i:]...)
+		}, "bad data at byte"},
+		{"value not JSON", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: unitKey(7), val: "{not json"})
+		}, "the value of unit:00000007 at byte"},
+		{"value of another unit", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: unitKey(7), val: unit(8)})
+		}, "holds unit 8"},
+		{"value names missing talkgroup", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: unitKey(7), val: unit(7, 100, 999)})
+		}, "names talkgroup 999"},
+		{"value with unknown field", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: talkgroupKey(7), val: `{"v":1,"id":7,"name":"x","colour":"red"}`})
+		}, "unknown field"},
+		{"value without version", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: talkgroupKey(7), val: `{"id":7,"name":"x"}`})
+		}, "no schema version"},
+		{"unknown key", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: "bogus", val: "{}"})
+		}, "unknown key"},
+		{"schema record deleted", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: metaSchemaKey, del: true})
+		}, "no schema record"},
+		{"commit out of sequence", func(t *testing.T, d []byte) []byte {
+			d = appendCommit(t, d, change{key: talkgroupKey(7), val: encodeTalkgroup(Talkgroup{ID: 7, Name: "x"})})
+			return bytes.Replace(d, []byte(`"seq":5`), []byte(`"seq":9`), 1)
+		}, "commit 9"},
+		{"records without a commit marker", func(t *testing.T, d []byte) []byte {
+			// Complete records after the last commit, with no sign of a cut:
+			// only a cut can explain them, and a cut leaves no complete
+			// record of a second unit.
+			d = appendSetRecord(bytes.Clone(d), unitKey(7), unit(7))
+			return appendSetRecord(d, unitKey(7), unit(7))
+		}, "written twice"},
+		{"a file without commits", func(t *testing.T, d []byte) []byte {
+			return appendSetRecord(appendSetRecord(nil, metaSchemaKey, `{"v":1,"created":"2026-01-01T00:00:00Z"}`), unitKey(7), unit(7))
+		}, "precedes any complete commit"},
+		{"torn tail of garbage", func(t *testing.T, d []byte) []byte {
+			return append(bytes.Clone(d), "*3\r\n$3\r\nsXt"...)
+		}, "unknown command"},
+		{"torn tail with a newline inside a value", func(t *testing.T, d []byte) []byte {
+			return append(bytes.Clone(d), "*3\r\n$3\r\nset\r\n$13\r\nunit:00000007\r\n$50\r\n{\"v\":1\n,"...)
+		}, "CR, LF or NUL"},
+		{"huge length at the end", func(t *testing.T, d []byte) []byte {
+			return append(bytes.Clone(d), "*3\r\n$3\r\nset\r\n$99999999999\r\n"...)
+		}, "out of range"},
+		{"record of too many parts", func(t *testing.T, d []byte) []byte {
+			return append(bytes.Clone(d), "*9\r\n"...)
+		}, "out of range"},
+		{"TTL record in the roster", func(t *testing.T, d []byte) []byte {
+			return append(bytes.Clone(d), "*5\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nex\r\n$1\r\n9\r\n"...)
+		}, "record of 5 parts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.damage(t, good)
+			dir, path := writeRoster(t, data)
+			_, err := Open(Config{Dir: dir})
+			var de *DamagedError
+			if !errors.As(err, &de) || !errors.Is(err, ErrDamaged) {
+				t.Fatalf("Open = %v, want a *DamagedError", err)
+			}
+			if de.File != path {
+				t.Errorf("File = %q, want %q", de.File, path)
+			}
+			if !strings.Contains(de.Err.Error(), tt.wantErr) {
+				t.Errorf("Err = %q, want it to contain %q", de.Err, tt.wantErr)
+			}
+			msg := err.Error()
+			for _, want := range []string{"store: " + path + " is damaged (", "the relay will not start on it", "docs/OPERATIONS.md"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("message %q does not contain %q", msg, want)
+				}
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(after, data) {
+				t.Errorf("Open changed the damaged file (%d bytes, was %d)", len(after), len(data))
+			}
+			if c := tornCopies(t, dir, rosterFile); len(c) != 0 {
+				t.Errorf("torn copies made of a damaged file: %v", c)
+			}
+			// The lock was released: a second Open reports the damage again.
+			if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrDamaged) {
+				t.Errorf("second Open = %v, want ErrDamaged", err)
+			}
+		})
+	}
+}
+
+func TestDamagedMessage(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	s := openStore(t, dir, withClock(c))
+	populate(t, s)
+	for range 2 {
+		if _, err := s.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(15 * 60e9)
+	}
+	mustClose(t, s)
+	path := filepath.Join(dir, rosterFile)
+	data, _ := os.ReadFile(path)
+	copy(data[100:], "XXXX")
+	os.WriteFile(path, data, 0o600)
+
+	_, err := Open(Config{Dir: dir})
+	var de *DamagedError
+	if !errors.As(err, &de) {
+		t.Fatalf("Open = %v, want *DamagedError", err)
+	}
+	snaps := filepath.Join(dir, "snapshots")
+	want := fmt.Sprintf("store: %s is damaged (%v): the relay will not start on it. "+
+		"Stop the relay, move the file aside, and copy the newest snapshot from %s (roster-20261123T103000Z.db) to %s; "+
+		"see docs/OPERATIONS.md \"Restoring from a snapshot\".", path, de.Err, snaps, path)
+	if err.Error() != want {
+		t.Errorf("message:\n%s\nwant:\n%s", err, want)
+	}
+	if de.Snapshot != filepath.Join(snaps, "roster-20261123T103000Z.db") {
+		t.Errorf("Snapshot = %q", de.Snapshot)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	good, _ := populatedFile(t)
+	data := appendCommit(t, good, change{key: talkgroupKey(7), val: `{"v":2,"id":7,"name":"x","colour":"red"}`})
+	dir, path := writeRoster(t, data)
+	_, err := Open(Config{Dir: dir})
+	if !errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open = %v, want ErrNewerSchema", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+		t.Error("Open changed the file")
+	}
+}
+
+func TestDamagedLiveRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	if err := s.SetPresence(Presence{Unit: 5, Online: true}); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	path := filepath.Join(dir, liveFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"garbage", append([]byte("GARBAGE\r\n"), good...)},
+		{"value not JSON", appendSetRecord(bytes.Clone(good), presenceKey(9), "{oops")},
+		{"unknown key", appendSetRecord(bytes.Clone(good), unitKey(9), "{}")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(path, tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(Config{Dir: dir})
+			var de *DamagedError
+			if !errors.As(err, &de) || de.File != path {
+				t.Fatalf("Open = %v, want a *DamagedError for %s", err, path)
+			}
+			if !strings.Contains(err.Error(), "live state") {
+				t.Errorf("message %q does not explain that live.db holds only live state", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, tt.data) {
+				t.Error("Open changed the file")
+			}
+		})
+	}
+}
+
+// TestTornRosterTail cuts a roster.db at every byte and opens it. Cut at the
+// end of a commit, it opens unchanged. Cut inside a commit, that commit was
+// never acknowledged: Open keeps a copy of the cut file, cuts the whole
+// commit off (not only its last record), and opens with the roster as it
+// was after the commit before.
+func TestTornRosterTail(t *testing.T) {
+	src := t.TempDir()
+	s := openStore(t, src)
+	path := filepath.Join(src, rosterFile)
+	var ends []int
+	var states []rosterState
+	mark := func() {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, int(fi.Size()))
+		states = append(states, stateOf(t, s))
+	}
+	mark() // the empty store after Open's first commit
+	populate(t, s)
+	mark()
+	// A commit of four records: RemoveTalkgroup strips two units.
+	if err := s.RemoveTalkgroup(100); err != nil {
+		t.Fatal(err)
+	}
+	mark()
+	if _, err := s.SetUnitStunned(101, true); err != nil {
+		t.Fatal(err)
+	}
+	mark()
+	mustClose(t, s)
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every commit, so every boundary, for the ones populate made too.
+	pf, err := parseFile(full, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundaries := map[int]bool{0: true}
+	for _, r := range pf.records {
+		if r.key == metaCommitKey {
+			m, _ := decodeMarker(r.val)
+			boundaries[int(m.At)] = true
+		}
+	}
+	boundaries[len(full)] = true
+
+	// stateAt is the roster expected after cutting the file to n bytes and
+	// cutting off any torn commit: that of the last marked point at or
+	// before the last commit boundary <= n. populate's own commits are not
+	// marked, so a cut among them is checked by reopening only.
+	type want struct {
+		keep  int
+		state *rosterState
+	}
+	wantAt := func(n int) want {
+		keep := 0
+		for b := range boundaries {
+			if b <= n && b > keep {
+				keep = b
+			}
+		}
+		w := want{keep: keep}
+		for i, e := range ends {
+			if e == keep {
+				w.state = &states[i]
+			}
+		}
+		if keep == 0 {
+			w.state = &states[0]
+		}
+		return w
+	}
+
+	dir := t.TempDir()
+	rpath := filepath.Join(dir, rosterFile)
+	for n := 0; n <= len(full); n++ {
+		for _, f := range []string{rosterFile, liveFile} {
+			os.Remove(filepath.Join(dir, f))
+		}
+		for _, f := range tornCopies(t, dir, rosterFile) {
+			os.Remove(f)
+		}
+		if err := os.WriteFile(rpath, full[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w := wantAt(n)
+		s, err := Open(Config{Dir: dir})
+		if err != nil {
+			t.Fatalf("cut at %d of %d: Open: %v", n, len(full), err)
+		}
+		if w.state != nil {
+			if got := stateOf(t, s); !reflect.DeepEqual(got, *w.state) {
+				t.Fatalf("cut at %d: roster = %+v\nwant %+v", n, got, *w.state)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.ReadFile(rpath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.keep > 0 && !bytes.Equal(after, full[:w.keep]) {
+			t.Fatalf("cut at %d: roster.db is %d bytes, want the first %d", n, len(after), w.keep)
+		}
+		if w.keep == 0 && (len(after) == 0 || !bytes.HasPrefix(after, []byte("*3\r\n"))) {
+			t.Fatalf("cut at %d: a new store was not initialised", n)
+		}
+		copies := tornCopies(t, dir, rosterFile)
+		if n == w.keep {
+			if len(copies) != 0 {
+				t.Fatalf("cut at %d (a commit boundary): torn copies %v", n, copies)
+			}
+			continue
+		}
+		if len(copies) != 1 {
+			t.Fatalf("cut at %d: torn copies %v, want one", n, copies)
+		}
+		if c, _ := os.ReadFile(copies[0]); !bytes.Equal(c, full[:n]) {
+			t.Fatalf("cut at %d: the torn copy does not hold the file as it was", n)
+		}
+	}
+}
+
+func TestTornTailNulBytes(t *testing.T) {
+	good, st := populatedFile(t)
+	tests := []struct {
+		name string
+		tail string
+	}{
+		{"NUL tail", "\x00\x00\x00\x00"},
+		{"record start then NUL tail", "*3\r\n$3\r\nset\r\n$13\r\nunit:000\x00\x00\x00\x00\x00\x00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, path := writeRoster(t, append(bytes.Clone(good), tt.tail...))
+			s := openStore(t, dir)
+			if got := stateOf(t, s); !reflect.DeepEqual(got, st) {
+				t.Fatalf("roster = %+v, want %+v", got, st)
+			}
+			mustClose(t, s)
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, good) {
+				t.Errorf("roster.db not cut back to its last commit")
+			}
+			if c := tornCopies(t, dir, rosterFile); len(c) != 1 {
+				t.Errorf("torn copies %v, want one", c)
+			}
+		})
+	}
+}
+
+func TestTornLiveTail(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	p := Presence{Unit: 5, Online: true, Remote: "192.0.2.1:1"}
+	if err := s.SetPresence(p); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	path := filepath.Join(dir, liveFile)
+	good, _ := os.ReadFile(path)
+	torn := append(bytes.Clone(good), "*5\r\n$3\r\nset\r\n$17\r\npresence:00000006\r\n$40\r\n{\"v\":1,"...)
+	os.WriteFile(path, torn, 0o600)
+	s = openStore(t, dir)
+	if got, err := s.Presence(5); err != nil || got.Remote != p.Remote {
+		t.Fatalf("Presence(5) = %+v, %v", got, err)
+	}
+	if _, err := s.Presence(6); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Presence(6) = %v, want ErrNotFound", err)
+	}
+	if c := tornCopies(t, dir, liveFile); len(c) != 1 {
+		t.Fatalf("torn copies %v, want one", c)
+	}
+}
+
+// FuzzOpenRoster checks that Open, on any roster.db, either refuses it
+// unchanged or accepts it, and that what it accepts reopens.
+func FuzzOpenRoster(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.AddTalkgroup(Talkgroup{ID: 1, Name: "a"})
+	s.AddUnit(Unit{ID: 2, Alias: "b", Role: RoleOfficer, Talkgroups: []uint16{1}})
+	s.RemoveTalkgroup(1)
+	s.Close()
+	seed, _ := os.ReadFile(filepath.Join(dir, rosterFile))
+	f.Add(seed)
+	f.Add(seed[:len(seed)-7])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir, path := writeRoster(t, data)
+		s, err := Open(Config{Dir: dir})
+		if err != nil {
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+				t.Fatalf("Open failed (%v) and changed the file", err)
+			}
+			return
+		}
+		st := stateOf(t, s)
+		s.Close()
+		s, err = Open(Config{Dir: dir})
+		if err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		if got := stateOf(t, s); !reflect.DeepEqual(got, st) {
+			t.Fatalf("reopen changed the roster")
+		}
+		s.Close()
+	})
+}
