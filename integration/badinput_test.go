@@ -282,3 +282,46 @@ func TestStalledListener(t *testing.T) {
 	st := r.srv.Stats()
 	t.Logf("stalled listener: %d datagrams dropped oldest-first, %d sent", st.Dropped(server.DropQueueFull), st.Sent)
 }
+
+// A unit that stops reading its control stream is disconnected once its
+// queue fills; it never holds up the floor or the other units.
+func TestControlReaderStalls(t *testing.T) {
+	r := startRelay(t, func(c *server.Config) {
+		c.ControlQueueLen = 16
+		c.FloorRate, c.FloorBurst = 10000, 10000
+	})
+	talker := r.unit(101, "P-101", 100)
+	stalled := r.rawDial(t, r.enrol(102, "P-102", store.RoleOfficer, 100), &quic.Config{
+		InitialStreamReceiveWindow: 1 << 10, MaxStreamReceiveWindow: 1 << 10,
+		InitialConnectionReceiveWindow: 1 << 10, MaxConnectionReceiveWindow: 1 << 10,
+	})
+	stalled.hello(t)
+	stalled.send(t, &pb.Envelope{Id: 2, Body: &pb.Envelope_Affiliate{Affiliate: &pb.Affiliate{Talkgroups: []uint32{100}}}})
+	if res := stalled.read(t).GetAffiliateResult(); res == nil || !res.Results[0].Ok {
+		t.Fatalf("affiliate: %v", res)
+	}
+	// From here on the stalled unit reads nothing. Every burst of the
+	// talker sends it a TAKEN and an IDLE event.
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("the stalled unit was never disconnected")
+		}
+		res := request(t, talker, 100, 50, 0)
+		if res.Status != pb.FloorStatus_FLOOR_GRANTED {
+			t.Fatalf("burst %d: talker not granted: %v %s", i, res.Status, res.Reason)
+		}
+		talker.SendVoice(frame(100, 101, i, protocol.FlagEndOfBurst))
+		waitFloor(t, talker, 100, pb.FloorEventKind_FLOOR_EVENT_IDLE)
+		if stalled.conn.Context().Err() != nil {
+			t.Logf("stalled unit disconnected after %d bursts", i+1)
+			break
+		}
+	}
+	app := stalled.closedWith(t)
+	if uint64(app.ErrorCode) != protocol.CloseNotReading {
+		t.Fatalf("closed with %d %q, want not-reading", app.ErrorCode, app.ErrorMessage)
+	}
+	if _, err := talker.Ping(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
