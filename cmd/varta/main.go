@@ -70,6 +70,9 @@ func cmdCheck(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := pki.CheckFileMode(*identity); err != nil {
+		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, *identity)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c, err := client.Dial(ctx, client.Config{Identity: id, Addr: *server, Software: "varta-check/0.1"})

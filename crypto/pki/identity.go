@@ -35,7 +35,8 @@ type Identity struct {
 	Key crypto.Signer
 	// HPKEPrivateKey is the unit's MLKEM768-X25519 private key, whose
 	// public key is in Cert. Its Bytes method gives the 32-byte seed stored
-	// in the bundle. Nil for the relay.
+	// in the bundle; that slice is the key's own, so do not modify it.
+	// Nil for the relay.
 	HPKEPrivateKey hpke.PrivateKey
 	// SigningKey is the unit's Ed25519 burst-signing key, whose public key
 	// is in Cert. Nil for the relay.
