@@ -141,6 +141,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	})
 	if err != nil {
 		c.closeUDP()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("client: no answer from the relay at %s within %s (is it running, and is the address right?)", cfg.Addr, cfg.DialTimeout)
+		}
 		return nil, explain(err)
 	}
 	c.conn = conn

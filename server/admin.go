@@ -31,6 +31,10 @@ type adminRequest struct {
 	Talkgroups []uint16         `json:"talkgroups,omitempty"`
 	Unit       *store.Unit      `json:"unit,omitempty"`
 	Talkgroup  *store.Talkgroup `json:"talkgroup,omitempty"`
+	// Credentials, for unit.replace-credentials.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	HPKE        []byte `json:"hpke,omitempty"`
+	Signing     []byte `json:"signing,omitempty"`
 }
 
 type adminResponse struct {
@@ -136,6 +140,10 @@ func (s *Server) adminDo(req adminRequest) adminResponse {
 	case "unit.set-talkgroups":
 		var u store.Unit
 		u, err = s.SetUnitTalkgroups(req.ID, req.Talkgroups)
+		resp.Unit = &u
+	case "unit.replace-credentials":
+		var u store.Unit
+		u, err = s.ReplaceUnitCredentials(req.ID, req.Fingerprint, req.HPKE, req.Signing)
 		resp.Unit = &u
 	default:
 		err = fmt.Errorf("%w: unknown admin operation %q", store.ErrInvalid, req.Op)
@@ -261,6 +269,15 @@ func (a *AdminClient) Units() ([]store.Unit, error) {
 // SetUnitTalkgroups implements Roster.
 func (a *AdminClient) SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, error) {
 	resp, err := a.do(adminRequest{Op: "unit.set-talkgroups", ID: id, Talkgroups: tgs})
+	if err != nil || resp.Unit == nil {
+		return store.Unit{}, err
+	}
+	return *resp.Unit, nil
+}
+
+// ReplaceUnitCredentials implements Roster.
+func (a *AdminClient) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error) {
+	resp, err := a.do(adminRequest{Op: "unit.replace-credentials", ID: id, Fingerprint: fingerprint, HPKE: hpke, Signing: signing})
 	if err != nil || resp.Unit == nil {
 		return store.Unit{}, err
 	}

@@ -145,16 +145,31 @@ func (tg *talkgroup) request(s *session, requested int, em pb.Emergency) *pb.Flo
 	if _, ok := tg.memberSet[s]; !ok {
 		return deny(pb.Cause_CAUSE_NOT_AFFILIATED, fmt.Sprintf("unit %d is not affiliated to talkgroup %d (affiliate first)", s.unit, tg.id))
 	}
-	if s.prioCap == 0 && em == pb.Emergency_EMERGENCY_NONE {
+	if s.prioCap == 0 {
 		return deny(pb.Cause_CAUSE_NOT_ALLOWED, fmt.Sprintf("units with role %s may not transmit", s.role))
 	}
 	prio := effectivePriority(requested, s.prioCap, em)
 	now := tg.srv.now()
 	h := tg.holder.Load()
+	if h != s && (h == nil || prio > tg.hold.prio) {
+		// A queued unit that is granted or pre-empts leaves the queue.
+		if i := tg.queueIndexLocked(s); i >= 0 {
+			tg.dequeueLocked(i)
+			defer tg.sendPositionsLocked()
+		}
+	}
 	switch {
 	case h == s:
-		if prio > tg.hold.prio {
-			tg.hold.prio, tg.hold.emergency = prio, em
+		if prio > tg.hold.prio || em > tg.hold.emergency {
+			// The talker raised its priority or declared an emergency:
+			// the members are told.
+			tg.hold.prio, tg.hold.emergency = max(prio, tg.hold.prio), max(em, tg.hold.emergency)
+			taken := tg.takenLocked(s)
+			for m := range tg.memberSet {
+				if m != s {
+					m.send(taken)
+				}
+			}
 		}
 		return tg.grantedResult()
 	case h == nil:
@@ -164,7 +179,7 @@ func (tg *talkgroup) request(s *session, requested int, em pb.Emergency) *pb.Flo
 		tg.srv.counters.floorRevokes.Add(1)
 		h.send(floorEvent(&pb.FloorEvent{
 			Kind: pb.FloorEventKind_FLOOR_EVENT_REVOKED, Talkgroup: uint32(tg.id), Cause: pb.Cause_CAUSE_PREEMPTED,
-			Reason: fmt.Sprintf("pre-empted by a %s from %s (unit %d)", callKind(em), s.alias, s.unit),
+			Reason: fmt.Sprintf("pre-empted by %s from %s (unit %d)", callKind(em), s.alias, s.unit),
 		}))
 		tg.stopHoldTimersLocked()
 		tg.holder.Store(nil)
@@ -198,11 +213,11 @@ func (tg *talkgroup) request(s *session, requested int, em pb.Emergency) *pb.Flo
 func callKind(em pb.Emergency) string {
 	switch em {
 	case pb.Emergency_EMERGENCY_EMERGENCY:
-		return "emergency call"
+		return "an emergency call"
 	case pb.Emergency_EMERGENCY_IMMINENT_PERIL:
-		return "imminent-peril call"
+		return "an imminent-peril call"
 	}
-	return "higher-priority call"
+	return "a higher-priority call"
 }
 
 func (tg *talkgroup) grantedResult() *pb.FloorResult {

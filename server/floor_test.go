@@ -322,3 +322,52 @@ func TestLateEntry(t *testing.T) {
 		}
 	})
 }
+
+// A queued unit that pre-empts leaves the queue; its later release frees
+// the floor rather than only withdrawing a stale queue entry.
+func TestFloorQueuedUnitPreempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFloorFixture(t, nil)
+		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+		f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
+		if r := f.tg.request(f.b, 0, pb.Emergency_EMERGENCY_EMERGENCY); r.Status != pb.FloorStatus_FLOOR_GRANTED {
+			t.Fatalf("emergency from the queue: %v", r.Status)
+		}
+		if len(f.tg.queue) != 0 {
+			t.Fatal("the granted unit is still queued")
+		}
+		f.tg.endOfBurst(f.b)
+		if f.tg.holder.Load() != nil {
+			t.Fatal("the floor was not freed")
+		}
+	})
+}
+
+// A talker who declares an emergency mid-burst is announced to the members.
+func TestFloorTalkerRaisesEmergency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFloorFixture(t, nil)
+		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+		f.drainAll()
+		f.tg.request(f.a, 0, pb.Emergency_EMERGENCY_EMERGENCY)
+		evs := drain(f.b)
+		wantKinds(t, "listener", evs, pb.FloorEventKind_FLOOR_EVENT_TAKEN)
+		if evs[0].Emergency != pb.Emergency_EMERGENCY_EMERGENCY || evs[0].Priority != PriorityEmergency {
+			t.Fatalf("listener sees emergency %v priority %d", evs[0].Emergency, evs[0].Priority)
+		}
+	})
+}
+
+// Roles with no transmit right are refused even for an emergency.
+func TestFloorRecorderCannotTransmitEvenInEmergency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newBareServer(t, nil)
+		tg := s.addTG(100)
+		rec := s.bareSession(500, "REC", store.RoleRecorder, 100)
+		join(t, rec, 100)
+		r := tg.request(rec, 0, pb.Emergency_EMERGENCY_EMERGENCY)
+		if r.Status != pb.FloorStatus_FLOOR_DENIED || r.Cause != pb.Cause_CAUSE_NOT_ALLOWED {
+			t.Fatalf("recorder emergency: %v %v", r.Status, r.Cause)
+		}
+	})
+}

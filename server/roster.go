@@ -23,6 +23,7 @@ type Roster interface {
 	Unit(id uint32) (store.Unit, error)
 	Units() ([]store.Unit, error)
 	SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, error)
+	ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error)
 }
 
 var (
@@ -156,4 +157,21 @@ func (s *Server) notifyAffiliation(sess *session, reason string) {
 		ev.Talkgroups = append(ev.Talkgroups, uint32(id))
 	}
 	sess.send(&pb.Envelope{Body: &pb.Envelope_AffiliationChanged{AffiliationChanged: ev}})
+}
+
+// ReplaceUnitCredentials enrols a re-issued identity for a unit. The old
+// identity file stops working at once: a connected unit using it is
+// disconnected.
+func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error) {
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	u, err := s.store.ReplaceUnitCredentials(id, fingerprint, hpke, signing)
+	if err != nil {
+		return u, err
+	}
+	if sess := s.session(id); sess != nil {
+		sess.cancel(&closeError{protocol.CloseRosterChange, fmt.Sprintf("the identity of unit %d was re-issued; use the new identity file", id)})
+	}
+	s.log.Info("unit credentials replaced", "unit", id)
+	return u, nil
 }

@@ -76,7 +76,31 @@ func New(cfg Config) (*Server, error) {
 		m[t.ID] = newTalkgroup(s, t.ID, t.Name, t.Priority)
 	}
 	s.tgs.Store(&m)
+	if err := s.clearStalePresence(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// clearStalePresence marks offline every unit the store still shows online:
+// a relay that was killed could not say they left.
+func (s *Server) clearStalePresence() error {
+	units, err := s.store.Units()
+	if err != nil {
+		return fmt.Errorf("server: load units: %w", err)
+	}
+	now := s.now()
+	for _, u := range units {
+		p, err := s.store.Presence(u.ID)
+		if err != nil || !p.Online {
+			continue
+		}
+		p.Online, p.Since = false, now
+		if err := s.store.SetPresence(p); err != nil {
+			return fmt.Errorf("server: clear presence of unit %d: %w", u.ID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
@@ -221,6 +245,21 @@ func (s *Server) handle(conn *quic.Conn) {
 	if err := s.register(sess); err != nil {
 		conn.CloseWithError(quic.ApplicationErrorCode(protocol.CloseShutdown), err.Error())
 		return
+	}
+	// The roster may have changed while the unit said Hello, before roster
+	// changes could see this session: check again now that they can.
+	if u2, err := s.authenticate(conn); err != nil {
+		reason := "the relay could not check this radio's enrolment; try again"
+		var r *refusal
+		if errors.As(err, &r) {
+			reason = r.reason
+		}
+		sess.cancel(&closeError{protocol.CloseRefused, reason})
+	} else if !slices.Equal(u2.Talkgroups, u.Talkgroups) {
+		sess.mu.Lock()
+		sess.allowed = allowedSet(u2.Talkgroups)
+		sess.mu.Unlock()
+		s.notifyAffiliation(sess, fmt.Sprintf("the administrator changed the talkgroups of unit %d", u.ID))
 	}
 	s.counters.sessions.Add(1)
 	s.log.Info("unit connected", sess.logAttrs()...)

@@ -119,6 +119,15 @@ func (sess *session) run(str *quic.Stream, r *protocol.Reader) {
 	wg.Wait()
 }
 
+// connEndReason says why a connection ended from the relay's side.
+func connEndReason(conn *quic.Conn) string {
+	var app *quic.ApplicationError
+	if errors.As(context.Cause(conn.Context()), &app) && app.Remote {
+		return "the radio closed its session"
+	}
+	return "connection lost: " + fmt.Sprint(context.Cause(conn.Context()))
+}
+
 // closeReason turns a session's cancel cause into a close code and reason.
 func closeReason(cause error) (uint64, string) {
 	var ce *closeError
@@ -174,7 +183,15 @@ func (sess *session) readControl(r *protocol.Reader) {
 		if err != nil {
 			switch {
 			case errors.Is(err, protocol.ErrBadMessage):
-				// The framing is intact; only this message is bad.
+				// The framing is intact; only this message is bad. Its
+				// request ID is unknown, so the error is an event (ID 0).
+				if !ctrl.allow(sess.srv.now()) {
+					if refused++; refused > cfg.ControlFloodLimit {
+						sess.cancel(&closeError{protocol.CloseFlood, "too many control messages; the relay disconnected this radio"})
+						return
+					}
+					continue
+				}
 				sess.replyError(0, pb.ErrorCode_ERROR_BAD_REQUEST, "a control message could not be decoded and was ignored")
 				continue
 			case errors.Is(err, io.EOF), sess.ctx.Err() != nil:
@@ -266,8 +283,11 @@ func (sess *session) requestFloor(req *pb.FloorRequest, floor *bucket) *pb.Floor
 	if !floor.allow(sess.srv.now()) {
 		return deny(pb.Cause_CAUSE_RATE_LIMITED, "too many floor requests; wait a moment and press again")
 	}
-	if !protocol.ValidTalkgroupID(req.Talkgroup) || req.Priority > 255 {
-		return deny(pb.Cause_CAUSE_UNKNOWN_TALKGROUP, fmt.Sprintf("talkgroup %d or priority %d is out of range", req.Talkgroup, req.Priority))
+	if !protocol.ValidTalkgroupID(req.Talkgroup) {
+		return deny(pb.Cause_CAUSE_UNKNOWN_TALKGROUP, fmt.Sprintf("talkgroup %d is out of range (1 to %d)", req.Talkgroup, protocol.MaxTalkgroupID))
+	}
+	if req.Priority > 255 {
+		return deny(pb.Cause_CAUSE_NOT_ALLOWED, fmt.Sprintf("priority %d is out of range (0 to 255)", req.Priority))
 	}
 	sess.mu.Lock()
 	tg := sess.tgs[uint16(req.Talkgroup)]
@@ -341,7 +361,7 @@ func (sess *session) readDatagrams() {
 		b, err := sess.conn.ReceiveDatagram(sess.ctx)
 		if err != nil {
 			if sess.ctx.Err() == nil {
-				sess.cancel(&closeError{protocol.CloseNormal, "connection lost"})
+				sess.cancel(&closeError{protocol.CloseNormal, connEndReason(sess.conn)})
 			}
 			return
 		}

@@ -36,7 +36,8 @@ import (
 const usage = `vartad: the Varta relay and its administration.
 
   vartad init      --data DIR [--name NAME] [--advertise HOST:PORT] [--hosts H,H,...]
-  vartad serve     --data DIR [--listen 127.0.0.1:7700] [--log-level info]
+  vartad serve     --data DIR [--listen 127.0.0.1:7700] [--log-level info] [--max-talk-time 60s]
+                   [--roles officer,dispatcher,commander,kmf,recorder] [--snapshot-every 1h]
   vartad talkgroup add    --data DIR --id 100 --name "Patrol North" [--priority N]
   vartad talkgroup list   --data DIR
   vartad talkgroup remove --data DIR --id 100
@@ -44,6 +45,7 @@ const usage = `vartad: the Varta relay and its administration.
   vartad unit list   --data DIR
   vartad unit remove --data DIR --id 101
   vartad unit set-talkgroups --data DIR --id 101 --talkgroups 100,300
+  vartad unit reissue --data DIR --id 101 --out FILE   (new identity file; the old one stops working)
   vartad snapshot  --data DIR
 
 Roles: officer, dispatcher, commander, kmf, recorder.
@@ -123,8 +125,17 @@ func cmdServe(args []string) error {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	maxTalk := fs.Duration("max-talk-time", 60*time.Second, "longest a unit may hold the floor")
 	snapEvery := fs.Duration("snapshot-every", time.Hour, "how often to snapshot the roster")
+	roleList := fs.String("roles", "officer,dispatcher,commander,kmf,recorder", "roles that may connect")
 	if err := parse(fs, args, data); err != nil {
 		return err
+	}
+	var roles []store.Role
+	for _, r := range splitList(*roleList) {
+		role, err := store.ParseRole(r)
+		if err != nil {
+			return fmt.Errorf("--roles: %w", err)
+		}
+		roles = append(roles, role)
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -143,7 +154,7 @@ func cmdServe(args []string) error {
 		return err
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Store: st, Identity: id, Logger: log, MaxTalkTime: *maxTalk})
+	srv, err := server.New(server.Config{Store: st, Identity: id, Logger: log, MaxTalkTime: *maxTalk, AllowedRoles: roles})
 	if err != nil {
 		return err
 	}
@@ -182,7 +193,7 @@ func cmdServe(args []string) error {
 	log.Info("shutting down: telling connected units")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx, "the relay is shutting down for maintenance; the radio will reconnect"); err != nil {
+	if err := srv.Shutdown(sctx, "the relay is shutting down for maintenance; reconnect when it is back"); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	<-errc
@@ -246,7 +257,7 @@ func cmdTalkgroup(args []string, out io.Writer) error {
 
 func cmdUnit(args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("unit: give add, list, remove or set-talkgroups")
+		return errors.New("unit: give add, list, remove, set-talkgroups or reissue")
 	}
 	sub, args := args[0], args[1:]
 	fs, data := newFlags("unit " + sub)
@@ -293,6 +304,15 @@ func cmdUnit(args []string, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "unit %d removed; its identity file no longer connects\n", *id)
+	case "reissue":
+		if *outFile == "" {
+			return errors.New("unit reissue: --out FILE is required (the unit's new identity file)")
+		}
+		ident, err := agency.Reissue(*data, roster, uint32(*id), *srvAddr, *outFile, *validFor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "unit %d %q re-issued; new identity file %s; the old one no longer connects\n", ident.UnitID, ident.Alias, *outFile)
 	case "set-talkgroups":
 		u, err := roster.SetUnitTalkgroups(uint32(*id), tgs)
 		if err != nil {
@@ -311,7 +331,7 @@ func cmdUnit(args []string, out io.Writer) error {
 		}
 		return w.Flush()
 	default:
-		return fmt.Errorf("unit: unknown command %q (add, list, remove, set-talkgroups)", sub)
+		return fmt.Errorf("unit: unknown command %q (add, list, remove, set-talkgroups, reissue)", sub)
 	}
 	return nil
 }

@@ -275,6 +275,22 @@ func TestLiveAdminAndKill9(t *testing.T) {
 		t.Fatalf("new talkgroup not usable at once: %v %v", err, res)
 	}
 
+	// Re-issuing the identity cuts off the old file at once.
+	fresh := filepath.Join(t.TempDir(), "p101-new.pem")
+	mustVartad(t, "unit", "reissue", "--data", data, "--id", "101", "--out", fresh)
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unit on the old identity stayed connected")
+	}
+	if _, err := dial(t, bundle, listen); err == nil || !strings.Contains(err.Error(), "replaced by a newer one") {
+		t.Fatalf("old identity after reissue: %v", err)
+	}
+	if _, err := dial(t, fresh, listen); err != nil {
+		t.Fatalf("new identity: %v", err)
+	}
+	bundle = fresh
+
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.wait(t)
 

@@ -187,3 +187,44 @@ func UnitRecord(id *pki.Identity, tgs []uint16) (store.Unit, error) {
 		Enrolled: time.Now().UTC(),
 	}, nil
 }
+
+// Reissue issues a new identity for an enrolled unit (a lost radio, a
+// compromised or expiring identity file), writes it to out and replaces the
+// unit's credentials: the old file stops working at once. The unit keeps its
+// ID, alias, role and talkgroups.
+func Reissue(dir string, roster server.Roster, id uint32, serverAddr, out string, validFor time.Duration) (*pki.Identity, error) {
+	info, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if serverAddr == "" {
+		serverAddr = info.Advertise
+	}
+	if _, err := os.Stat(out); err == nil {
+		return nil, fmt.Errorf("agency: %s already exists; refusing to overwrite an identity file", out)
+	}
+	u, err := roster.Unit(id)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.LoadCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	ident, err := pki.IssueUnit(ca, pki.UnitSpec{ID: u.ID, Alias: u.Alias, Role: string(u.Role), Server: serverAddr, ValidFor: validFor}, rand.Reader, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rec, err := UnitRecord(ident, u.Talkgroups)
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.WriteIdentityFile(out, ident); err != nil {
+		return nil, err
+	}
+	if _, err := roster.ReplaceUnitCredentials(id, rec.CertFingerprint, rec.HPKEPublicKey, rec.SigningPublicKey); err != nil {
+		os.Remove(out)
+		return nil, err
+	}
+	return ident, nil
+}

@@ -33,7 +33,15 @@ type commitMarker struct {
 	Seq     uint64 `json:"seq"`     // 1 for the first commit, then +1 per commit
 	At      int64  `json:"at"`      // offset of the group's first record
 	Records int    `json:"records"` // records in the group, the marker included
-	Sum     string `json:"sum"`     // sumRecords of the group's other records, 16 hex digits
+	Sum     string `json:"sum"`     // commitSum of the group's other records, 16 hex digits
+	// Check is a hash of the fields above, so that a marker whose value
+	// was damaged but is still valid JSON is damage, not a torn commit.
+	Check string `json:"check"`
+}
+
+func (m commitMarker) check() string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%d/%d/%s", m.V, m.Seq, m.At, m.Records, m.Sum))
+	return fmt.Sprintf("%x", h[:8])
 }
 
 // maxCommitRecords bounds Records in a marker read from disk; a transaction
@@ -67,10 +75,12 @@ func recordHash(del bool, key, val string) uint64 {
 type commitSum uint64
 
 func (s *commitSum) add(del bool, key, val string) { *s += commitSum(recordHash(del, key, val)) }
-func (s commitSum) String() string                { return fmt.Sprintf("%016x", uint64(s)) }
+func (s commitSum) String() string                 { return fmt.Sprintf("%016x", uint64(s)) }
 
 func markerValue(seq uint64, at int64, records int, sum commitSum) string {
-	return mustJSON(commitMarker{V: schemaVersion, Seq: seq, At: at, Records: records, Sum: sum.String()})
+	m := commitMarker{V: schemaVersion, Seq: seq, At: at, Records: records, Sum: sum.String()}
+	m.Check = m.check()
+	return mustJSON(m)
 }
 
 func decodeMarker(val string) (commitMarker, error) {
@@ -83,6 +93,9 @@ func decodeMarker(val string) (commitMarker, error) {
 	}
 	if _, err := strconv.ParseUint(m.Sum, 16, 64); err != nil {
 		return commitMarker{}, fmt.Errorf("bad checksum %q", m.Sum)
+	}
+	if m.Check != m.check() {
+		return commitMarker{}, fmt.Errorf("does not match its own check: %s", val)
 	}
 	return m, nil
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tidwall/buntdb"
 )
 
 // appendDel appends a RESP del record as BuntDB writes one.
@@ -29,6 +31,11 @@ func appendCommit(t *testing.T, data []byte, changes ...change) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return appendCommitSeq(data, rc.lastSeq+1, changes...)
+}
+
+// appendCommitSeq appends a commit group with sequence number seq.
+func appendCommitSeq(data []byte, seq uint64, changes ...change) []byte {
 	at := int64(len(data))
 	var sum commitSum
 	for _, c := range changes {
@@ -39,7 +46,7 @@ func appendCommit(t *testing.T, data []byte, changes ...change) []byte {
 		}
 		sum.add(c.del, c.key, c.val)
 	}
-	return appendSetRecord(data, metaCommitKey, markerValue(rc.lastSeq+1, at, len(changes)+1, sum))
+	return appendSetRecord(data, metaCommitKey, markerValue(seq, at, len(changes)+1, sum))
 }
 
 // populatedFile returns the bytes of a roster.db holding populate's roster,
@@ -88,6 +95,7 @@ func replaceOnce(t *testing.T, data []byte, old, new string) []byte {
 }
 
 func TestDamagedRosterRefused(t *testing.T) {
+	t.Parallel()
 	good, _ := populatedFile(t)
 	unit := func(id uint32, tgs ...uint16) string {
 		return encodeUnit(Unit{ID: id, Alias: "x", Role: RoleOfficer, Talkgroups: tgs})
@@ -138,9 +146,23 @@ func TestDamagedRosterRefused(t *testing.T) {
 			return appendCommit(t, d, change{key: metaSchemaKey, del: true})
 		}, "no schema record"},
 		{"commit out of sequence", func(t *testing.T, d []byte) []byte {
-			d = appendCommit(t, d, change{key: talkgroupKey(7), val: encodeTalkgroup(Talkgroup{ID: 7, Name: "x"})})
-			return bytes.Replace(d, []byte(`"seq":5`), []byte(`"seq":9`), 1)
-		}, "commit 9"},
+			return appendCommitSeq(bytes.Clone(d), 9, change{key: talkgroupKey(7), val: encodeTalkgroup(Talkgroup{ID: 7, Name: "x"})})
+		}, "commit 9 at byte"},
+		{"commit marker edited, still JSON", func(t *testing.T, d []byte) []byte {
+			// The last commit claims one more record than it has: without
+			// the marker's own check it would look cut short.
+			pf, err := parseFile(d, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := pf.records[len(pf.records)-1]
+			for _, r := range pf.records {
+				if r.key == metaCommitKey {
+					last = r
+				}
+			}
+			return replaceOnce(t, d, last.val, strings.Replace(last.val, `"records":2`, `"records":3`, 1))
+		}, "does not match its own check"},
 		{"records without a commit marker", func(t *testing.T, d []byte) []byte {
 			// Complete records after the last commit, with no sign of a cut:
 			// only a cut can explain them, and a cut leaves no complete
@@ -169,6 +191,7 @@ func TestDamagedRosterRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			data := tt.damage(t, good)
 			dir, path := writeRoster(t, data)
 			_, err := Open(Config{Dir: dir})
@@ -207,6 +230,7 @@ func TestDamagedRosterRefused(t *testing.T) {
 }
 
 func TestDamagedMessage(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	dir := t.TempDir()
 	s := openStore(t, dir, withClock(c))
@@ -241,6 +265,7 @@ func TestDamagedMessage(t *testing.T) {
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
 	good, _ := populatedFile(t)
 	data := appendCommit(t, good, change{key: talkgroupKey(7), val: `{"v":2,"id":7,"name":"x","colour":"red"}`})
 	dir, path := writeRoster(t, data)
@@ -254,6 +279,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestDamagedLiveRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	if err := s.SetPresence(Presence{Unit: 5, Online: true}); err != nil {
@@ -293,30 +319,42 @@ func TestDamagedLiveRefused(t *testing.T) {
 	}
 }
 
-// TestTornRosterTail cuts a roster.db at every byte and opens it. Cut at the
-// end of a commit, it opens unchanged. Cut inside a commit, that commit was
-// never acknowledged: Open keeps a copy of the cut file, cuts the whole
-// commit off (not only its last record), and opens with the roster as it
-// was after the commit before.
+// TestTornRosterTail cuts a roster.db short and opens it. Cut at the end of
+// a commit, it opens unchanged. Cut inside a commit, that commit was never
+// acknowledged: Open keeps a copy of the cut file, cuts the whole commit off
+// (not only its last record) and opens with the roster as it was after the
+// commit before.
 func TestTornRosterTail(t *testing.T) {
+	t.Parallel()
 	src := t.TempDir()
 	s := openStore(t, src)
 	path := filepath.Join(src, rosterFile)
-	var ends []int
-	var states []rosterState
+	states := map[int]rosterState{} // by file size after a commit
 	mark := func() {
 		t.Helper()
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ends = append(ends, int(fi.Size()))
-		states = append(states, stateOf(t, s))
+		states[int(fi.Size())] = stateOf(t, s)
 	}
 	mark() // the empty store after Open's first commit
-	populate(t, s)
-	mark()
-	// A commit of four records: RemoveTalkgroup strips two units.
+	for _, tg := range []Talkgroup{{ID: 100, Name: "Patrol"}, {ID: 200, Name: "Fire"}} {
+		if err := s.AddTalkgroup(tg); err != nil {
+			t.Fatal(err)
+		}
+		mark()
+	}
+	for _, u := range []Unit{
+		{ID: 101, Alias: "Car 1", Role: RoleOfficer, Talkgroups: []uint16{100, 200}},
+		{ID: 102, Alias: "Car 2", Role: RoleOfficer, Talkgroups: []uint16{100}},
+	} {
+		if err := s.AddUnit(u); err != nil {
+			t.Fatal(err)
+		}
+		mark()
+	}
+	// A commit of four records: the talkgroup, two units, the marker.
 	if err := s.RemoveTalkgroup(100); err != nil {
 		t.Fatal(err)
 	}
@@ -330,99 +368,91 @@ func TestTornRosterTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every commit, so every boundary, for the ones populate made too.
 	pf, err := parseFile(full, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	boundaries := map[int]bool{0: true}
-	for _, r := range pf.records {
-		if r.key == metaCommitKey {
-			m, _ := decodeMarker(r.val)
-			boundaries[int(m.At)] = true
-		}
-	}
-	boundaries[len(full)] = true
-
-	// stateAt is the roster expected after cutting the file to n bytes and
-	// cutting off any torn commit: that of the last marked point at or
-	// before the last commit boundary <= n. populate's own commits are not
-	// marked, so a cut among them is checked by reopening only.
-	type want struct {
-		keep  int
-		state *rosterState
-	}
-	wantAt := func(n int) want {
+	// keepAt is where a file cut at n must be cut back to: the last commit
+	// boundary at or before n.
+	keepAt := func(n int) int {
 		keep := 0
-		for b := range boundaries {
+		for b := range states {
 			if b <= n && b > keep {
 				keep = b
 			}
 		}
-		w := want{keep: keep}
-		for i, e := range ends {
-			if e == keep {
-				w.state = &states[i]
-			}
-		}
-		if keep == 0 {
-			w.state = &states[0]
-		}
-		return w
+		return keep
 	}
 
-	dir := t.TempDir()
-	rpath := filepath.Join(dir, rosterFile)
-	for n := 0; n <= len(full); n++ {
-		for _, f := range []string{rosterFile, liveFile} {
-			os.Remove(filepath.Join(dir, f))
-		}
-		for _, f := range tornCopies(t, dir, rosterFile) {
-			os.Remove(f)
-		}
-		if err := os.WriteFile(rpath, full[:n], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		w := wantAt(n)
-		s, err := Open(Config{Dir: dir})
-		if err != nil {
-			t.Fatalf("cut at %d of %d: Open: %v", n, len(full), err)
-		}
-		if w.state != nil {
-			if got := stateOf(t, s); !reflect.DeepEqual(got, *w.state) {
-				t.Fatalf("cut at %d: roster = %+v\nwant %+v", n, got, *w.state)
+	t.Run("every cut", func(t *testing.T) {
+		for n := 0; n <= len(full); n++ {
+			pf, err := parseFile(full[:n], false)
+			if err != nil {
+				t.Fatalf("cut at %d: parse: %v", n, err)
+			}
+			rc, err := checkRoster(pf)
+			if err != nil {
+				t.Fatalf("cut at %d: %v", n, err)
+			}
+			if want := keepAt(n); rc.keep != int64(want) {
+				t.Fatalf("cut at %d: keep %d bytes, want %d", n, rc.keep, want)
 			}
 		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
+	})
+
+	t.Run("open", func(t *testing.T) {
+		// Every record boundary and the middle of every record.
+		cuts := map[int]bool{0: true}
+		for _, r := range pf.records {
+			cuts[int(r.end)] = true
+			cuts[int(r.off+r.end)/2] = true
 		}
-		after, err := os.ReadFile(rpath)
-		if err != nil {
-			t.Fatal(err)
+		for n := range cuts {
+			t.Run(fmt.Sprint(n), func(t *testing.T) {
+				t.Parallel()
+				dir, rpath := writeRoster(t, full[:n])
+				keep := keepAt(n)
+				s, err := Open(Config{Dir: dir})
+				if err != nil {
+					t.Fatalf("cut at %d of %d: Open: %v", n, len(full), err)
+				}
+				if got, want := stateOf(t, s), states[keep]; !reflect.DeepEqual(got, want) {
+					t.Fatalf("cut at %d: roster = %+v\nwant %+v", n, got, want)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				after, err := os.ReadFile(rpath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if keep > 0 && !bytes.Equal(after, full[:keep]) {
+					t.Fatalf("cut at %d: roster.db is %d bytes, want the first %d", n, len(after), keep)
+				}
+				if keep == 0 && !bytes.HasPrefix(after, []byte("*3\r\n$3\r\nset\r\n")) {
+					// Cut inside the first commit: a new store was created.
+					t.Fatalf("cut at %d: roster.db was not created afresh: %q", n, after)
+				}
+				copies := tornCopies(t, dir, rosterFile)
+				if n == keep {
+					if len(copies) != 0 {
+						t.Fatalf("cut at %d (a commit boundary): torn copies %v", n, copies)
+					}
+					return
+				}
+				if len(copies) != 1 {
+					t.Fatalf("cut at %d: torn copies %v, want one", n, copies)
+				}
+				if c, _ := os.ReadFile(copies[0]); !bytes.Equal(c, full[:n]) {
+					t.Fatalf("cut at %d: the torn copy does not hold the file as it was", n)
+				}
+			})
 		}
-		if w.keep > 0 && !bytes.Equal(after, full[:w.keep]) {
-			t.Fatalf("cut at %d: roster.db is %d bytes, want the first %d", n, len(after), w.keep)
-		}
-		if w.keep == 0 && (len(after) == 0 || !bytes.HasPrefix(after, []byte("*3\r\n"))) {
-			t.Fatalf("cut at %d: a new store was not initialised", n)
-		}
-		copies := tornCopies(t, dir, rosterFile)
-		if n == w.keep {
-			if len(copies) != 0 {
-				t.Fatalf("cut at %d (a commit boundary): torn copies %v", n, copies)
-			}
-			continue
-		}
-		if len(copies) != 1 {
-			t.Fatalf("cut at %d: torn copies %v, want one", n, copies)
-		}
-		if c, _ := os.ReadFile(copies[0]); !bytes.Equal(c, full[:n]) {
-			t.Fatalf("cut at %d: the torn copy does not hold the file as it was", n)
-		}
-	}
+	})
 }
 
 func TestTornTailNulBytes(t *testing.T) {
+	t.Parallel()
 	good, st := populatedFile(t)
 	tests := []struct {
 		name string
@@ -433,6 +463,7 @@ func TestTornTailNulBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			dir, path := writeRoster(t, append(bytes.Clone(good), tt.tail...))
 			s := openStore(t, dir)
 			if got := stateOf(t, s); !reflect.DeepEqual(got, st) {
@@ -450,6 +481,7 @@ func TestTornTailNulBytes(t *testing.T) {
 }
 
 func TestTornLiveTail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	p := Presence{Unit: 5, Online: true, Remote: "192.0.2.1:1"}
@@ -507,5 +539,66 @@ func FuzzOpenRoster(f *testing.F) {
 			t.Fatalf("reopen changed the roster")
 		}
 		s.Close()
+	})
+}
+
+// FuzzCheckRoster checks the file check against BuntDB's own loader: what
+// parseFile and checkRoster accept (after cutting a torn tail) checks clean
+// a second time, and BuntDB loads from it exactly the keys and values the
+// check found, with nothing left over for BuntDB to truncate.
+func FuzzCheckRoster(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.AddTalkgroup(Talkgroup{ID: 1, Name: "a"})
+	s.AddUnit(Unit{ID: 2, Alias: "b", Role: RoleOfficer, Talkgroups: []uint16{1}})
+	s.RemoveTalkgroup(1)
+	s.Close()
+	seed, _ := os.ReadFile(filepath.Join(dir, rosterFile))
+	f.Add(seed)
+	f.Add(seed[:len(seed)-7])
+	f.Add(append(bytes.Clone(seed), 0, 0, 0))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pf, err := parseFile(data, false)
+		if err != nil {
+			return
+		}
+		rc, err := checkRoster(pf)
+		if err != nil {
+			return
+		}
+		kept := data[:rc.keep]
+		pf2, err := parseFile(kept, false)
+		if err != nil {
+			t.Fatalf("kept part does not parse: %v", err)
+		}
+		rc2, err := checkRoster(pf2)
+		if err != nil || rc2.keep != rc.keep || pf2.fragment || pf2.nulTail {
+			t.Fatalf("kept part does not check clean: %+v, %v", rc2, err)
+		}
+		db, err := buntdb.Open(":memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Load(bytes.NewReader(kept)); err != nil {
+			t.Fatalf("BuntDB does not load what the check accepted: %v", err)
+		}
+		want := applyRecords(pf.records[:rc.keepRecords])
+		n := 0
+		db.View(func(tx *buntdb.Tx) error {
+			return tx.Ascend("", func(key, val string) bool {
+				n++
+				if r, ok := want[key]; !ok || r.val != val {
+					t.Errorf("BuntDB loaded %s = %q, the check %q", key, val, r.val)
+				}
+				return true
+			})
+		})
+		if n != len(want) {
+			t.Errorf("BuntDB loaded %d keys, the check %d", n, len(want))
+		}
 	})
 }

@@ -167,7 +167,7 @@ func (s *scanner) record(allowTTL bool) (record, error) {
 			return record{}, s.fail(start, "unknown set option %q", kind)
 		}
 		secs, err := s.bulk()
-		if strings.Trim(secs, "0123456789") != "" || (err == nil && secs == "") {
+		if strings.Trim(secs, "0123456789") != "" || len(secs) > 18 || (err == nil && secs == "") {
 			return record{}, s.fail(start, "bad expiry %q", secs)
 		}
 		if err != nil {

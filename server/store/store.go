@@ -163,21 +163,24 @@ func (s *Store) openRoster() error {
 		}
 		data = data[:rc.keep]
 	}
-	state := make(map[string]record)
-	for _, r := range pf.records[:rc.keepRecords] {
-		if r.del {
-			delete(state, r.key)
-		} else {
-			state[r.key] = r
-		}
-	}
+	state := applyRecords(pf.records[:rc.keepRecords])
 	if err := s.checkRosterValues(path, state); err != nil {
 		return err
 	}
 	if len(data) > compactMinSize && len(data) > compactRatio*baseSize(state) {
-		if err := s.compact(path, state, rc.lastSeq); err != nil {
-			return err
+		data = appendBase(nil, baseItems(state), rc.lastSeq)
+		if err := replaceFile(path, data); err != nil {
+			return fmt.Errorf("store: compact %s: %w", path, err)
 		}
+		s.log.Info("store: compacted the roster file", "file", path, "bytes", len(data))
+		// Check what was written as any roster.db is checked.
+		if pf, err = parseFile(data, false); err == nil {
+			rc, err = checkRoster(pf)
+		}
+		if err != nil || rc.keep != int64(len(data)) {
+			return fmt.Errorf("store: internal error: compacted %s does not check (%v)", path, err)
+		}
+		state = applyRecords(pf.records)
 	}
 
 	if err := createPrivate(path); err != nil {
@@ -190,6 +193,12 @@ func (s *Store) openRoster() error {
 	err = s.roster.SetConfig(buntdb.Config{SyncPolicy: buntdb.Always, AutoShrinkDisabled: true})
 	if err != nil {
 		return fmt.Errorf("store: configure %s: %w", path, err)
+	}
+	if s.rosterFD, err = os.Open(path); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := checkSize(s.rosterFD, len(data)); err != nil {
+		return err
 	}
 	// BuntDB must have loaded exactly what checkRoster accepted.
 	n := 0
@@ -211,9 +220,6 @@ func (s *Store) openRoster() error {
 	}
 	if bad != nil {
 		return s.damaged(path, bad)
-	}
-	if s.rosterFD, err = os.Open(path); err != nil {
-		return fmt.Errorf("store: %w", err)
 	}
 	s.seq = rc.lastSeq
 	if len(state) == 0 {
@@ -314,7 +320,8 @@ func (s *Store) openLive() error {
 			}
 		}
 	}
-	if keep := checkLive(pf); keep < pf.size {
+	keep := checkLive(pf)
+	if keep < pf.size {
 		if err := s.cutTornTail(path, data, keep, 0); err != nil {
 			return err
 		}
@@ -324,6 +331,9 @@ func (s *Store) openLive() error {
 	}
 	if s.live, err = buntdb.Open(path); err != nil {
 		return fmt.Errorf("store: load %s: %w", path, err)
+	}
+	if err := checkSizeOf(path, int(keep)); err != nil {
+		return err
 	}
 	err = s.live.SetConfig(buntdb.Config{
 		SyncPolicy:           buntdb.EverySecond,
@@ -467,13 +477,17 @@ func baseSize(state map[string]record) int {
 	return n
 }
 
-func (s *Store) compact(path string, state map[string]record, seq uint64) error {
-	data := appendBase(nil, baseItems(state), seq)
-	if err := replaceFile(path, data); err != nil {
-		return fmt.Errorf("store: compact %s: %w", path, err)
+// applyRecords replays records into the key-value state they leave.
+func applyRecords(recs []record) map[string]record {
+	state := make(map[string]record)
+	for _, r := range recs {
+		if r.del {
+			delete(state, r.key)
+		} else {
+			state[r.key] = r
+		}
 	}
-	s.log.Info("store: compacted the roster file", "file", path, "bytes", len(data))
-	return nil
+	return state
 }
 
 // replaceFile atomically replaces path with data: a temporary file in the
@@ -500,6 +514,29 @@ func replaceFile(path string, data []byte) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// checkSize checks that BuntDB left f at the size that was checked: it
+// truncates a file whose last record is incomplete, which the check should
+// have made impossible.
+func checkSize(f *os.File, want int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if fi.Size() != int64(want) {
+		return fmt.Errorf("store: internal error: %s is %d bytes after loading, %d were checked", f.Name(), fi.Size(), want)
+	}
+	return nil
+}
+
+func checkSizeOf(path string, want int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	return checkSize(f, want)
 }
 
 func readIfExists(path string) ([]byte, error) {

@@ -106,6 +106,7 @@ func stateOf(t testing.TB, s *Store) rosterState {
 }
 
 func TestParseRole(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    Role
@@ -141,6 +142,7 @@ func TestParseRole(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		cfg  Config
@@ -163,6 +165,7 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestOpenCreatesPrivateDir(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	s := openStore(t, dir)
 	fi, err := os.Stat(dir)
@@ -195,6 +198,7 @@ func TestOpenCreatesPrivateDir(t *testing.T) {
 }
 
 func TestAddTalkgroupValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		tg   Talkgroup
@@ -214,6 +218,7 @@ func TestAddTalkgroupValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := openStore(t, t.TempDir())
 			populate(t, s)
 			before := stateOf(t, s)
@@ -239,6 +244,7 @@ func TestAddTalkgroupValidation(t *testing.T) {
 }
 
 func TestAddUnitValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		u       Unit
@@ -268,6 +274,7 @@ func TestAddUnitValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := openStore(t, t.TempDir())
 			populate(t, s)
 			before := stateOf(t, s)
@@ -292,6 +299,7 @@ func TestAddUnitValidation(t *testing.T) {
 }
 
 func TestAddUnitNormalizes(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := openStore(t, t.TempDir(), withClock(c))
 	populate(t, s)
@@ -313,61 +321,67 @@ func TestAddUnitNormalizes(t *testing.T) {
 }
 
 func TestRosterUpdates(t *testing.T) {
-	c := newClock()
+	t.Parallel()
 	tests := []struct {
 		name    string
-		do      func(s *Store) (Unit, error)
+		do      func(s *Store, c *clock) (Unit, error)
 		want    error
 		wantMsg string
-		check   func(t *testing.T, u Unit)
+		check   func(t *testing.T, c *clock, u Unit)
 	}{
-		{name: "set talkgroups", do: func(s *Store) (Unit, error) { return s.SetUnitTalkgroups(101, []uint16{200, 100, 100}) },
-			check: func(t *testing.T, u Unit) {
+		{name: "set talkgroups", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitTalkgroups(101, []uint16{200, 100, 100}) },
+			check: func(t *testing.T, _ *clock, u Unit) {
 				if !reflect.DeepEqual(u.Talkgroups, []uint16{100, 200}) {
 					t.Errorf("Talkgroups = %v, want [100 200]", u.Talkgroups)
 				}
 			}},
-		{name: "clear talkgroups", do: func(s *Store) (Unit, error) { return s.SetUnitTalkgroups(102, nil) },
-			check: func(t *testing.T, u Unit) {
+		{name: "clear talkgroups", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitTalkgroups(102, nil) },
+			check: func(t *testing.T, _ *clock, u Unit) {
 				if len(u.Talkgroups) != 0 {
 					t.Errorf("Talkgroups = %v, want none", u.Talkgroups)
 				}
 			}},
-		{name: "set talkgroups unknown", do: func(s *Store) (Unit, error) { return s.SetUnitTalkgroups(101, []uint16{100, 555}) },
+		{name: "set talkgroups unknown", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitTalkgroups(101, []uint16{100, 555}) },
 			want: ErrUnknownTalkgroup, wantMsg: "555"},
-		{name: "set talkgroups no unit", do: func(s *Store) (Unit, error) { return s.SetUnitTalkgroups(999, []uint16{100}) },
+		{name: "set talkgroups no unit", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitTalkgroups(999, []uint16{100}) },
 			want: ErrNotFound, wantMsg: "unit 999"},
-		{name: "stun", do: func(s *Store) (Unit, error) { return s.SetUnitStunned(101, true) },
-			check: func(t *testing.T, u Unit) {
+		{name: "stun", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitStunned(101, true) },
+			check: func(t *testing.T, _ *clock, u Unit) {
 				if !u.Stunned {
 					t.Error("not stunned")
 				}
 			}},
-		{name: "stun no unit", do: func(s *Store) (Unit, error) { return s.SetUnitStunned(999, true) }, want: ErrNotFound},
-		{name: "replace credentials", do: func(s *Store) (Unit, error) {
+		{name: "stun no unit", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitStunned(999, true) }, want: ErrNotFound},
+		{name: "replace credentials", do: func(s *Store, c *clock) (Unit, error) {
 			c.Advance(time.Hour)
 			return s.ReplaceUnitCredentials(102, fp2, []byte{7, 7}, []byte{8, 8})
-		}, check: func(t *testing.T, u Unit) {
+		}, check: func(t *testing.T, c *clock, u Unit) {
 			if u.CertFingerprint != fp2 || !bytes.Equal(u.HPKEPublicKey, []byte{7, 7}) ||
 				!bytes.Equal(u.SigningPublicKey, []byte{8, 8}) || !u.Enrolled.Equal(c.Now()) {
 				t.Errorf("credentials not replaced: %+v", u)
 			}
 		}},
-		{name: "replace credentials empty", do: func(s *Store) (Unit, error) { return s.ReplaceUnitCredentials(102, "", []byte{1}, []byte{1}) },
+		{name: "replace credentials empty", do: func(s *Store, _ *clock) (Unit, error) { return s.ReplaceUnitCredentials(102, "", []byte{1}, []byte{1}) },
 			want: ErrInvalid},
-		{name: "replace credentials bad fingerprint", do: func(s *Store) (Unit, error) { return s.ReplaceUnitCredentials(102, "zz", []byte{1}, []byte{1}) },
+		{name: "replace credentials bad fingerprint", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(102, "zz", []byte{1}, []byte{1})
+		},
 			want: ErrInvalid},
-		{name: "replace credentials no unit", do: func(s *Store) (Unit, error) { return s.ReplaceUnitCredentials(999, fp2, []byte{1}, []byte{1}) },
+		{name: "replace credentials no unit", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(999, fp2, []byte{1}, []byte{1})
+		},
 			want: ErrNotFound},
-		{name: "unit out of range", do: func(s *Store) (Unit, error) { return s.SetUnitStunned(0, true) }, want: ErrInvalid},
+		{name: "unit out of range", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitStunned(0, true) }, want: ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClock()
 			dir := t.TempDir()
 			s := openStore(t, dir, withClock(c))
 			populate(t, s)
 			before := stateOf(t, s)
-			u, err := tt.do(s)
+			u, err := tt.do(s, c)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -380,7 +394,7 @@ func TestRosterUpdates(t *testing.T) {
 				}
 				return
 			}
-			tt.check(t, u)
+			tt.check(t, c, u)
 			// The returned unit is what is stored, and survives a reopen.
 			mustClose(t, s)
 			s = openStore(t, dir)
@@ -393,6 +407,7 @@ func TestRosterUpdates(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, t.TempDir())
 	populate(t, s)
 	tests := []struct {
@@ -418,6 +433,7 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestRemoveUnit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	populate(t, s)
@@ -442,6 +458,7 @@ func TestRemoveUnit(t *testing.T) {
 }
 
 func TestRemoveTalkgroupStripsMembers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	populate(t, s)
@@ -481,6 +498,7 @@ func TestRemoveTalkgroupStripsMembers(t *testing.T) {
 }
 
 func TestListsSortedByID(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, t.TempDir())
 	for _, id := range []uint16{9, 65535, 10, 1, 100} {
 		if err := s.AddTalkgroup(Talkgroup{ID: id, Name: "tg"}); err != nil {
@@ -510,6 +528,7 @@ func TestListsSortedByID(t *testing.T) {
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	populate(t, s)
@@ -528,6 +547,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 }
 
 func TestClosed(t *testing.T) {
+	t.Parallel()
 	s := openStore(t, t.TempDir())
 	populate(t, s)
 	mustClose(t, s)
@@ -554,6 +574,7 @@ func TestClosed(t *testing.T) {
 }
 
 func TestLock(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if Locked(dir) {
 		t.Fatal("Locked before Open")
@@ -589,6 +610,7 @@ func TestLock(t *testing.T) {
 }
 
 func TestPresence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	since := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CET", 3600))
@@ -644,6 +666,7 @@ func TestPresence(t *testing.T) {
 }
 
 func TestPresenceExpires(t *testing.T) {
+	t.Parallel()
 	// BuntDB expires by the real clock; a TTL of 1ns has passed by the time
 	// the record is read back.
 	s := openStore(t, t.TempDir(), func(c *Config) { c.PresenceTTL = time.Nanosecond })

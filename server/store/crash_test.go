@@ -1,0 +1,133 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// crashDirEnv, when set, makes TestCrashChild the writer of TestKill9 in a
+// child process.
+const crashDirEnv = "VARTA_STORE_CRASH_DIR"
+
+// crashAcks is how many acknowledged units the parent waits for before it
+// kills the child.
+const crashAcks = 150
+
+// TestCrashChild runs in the child process of TestKill9: it adds units, and
+// prints "acked N" as soon as AddUnit(N) returns, until it is killed. Every
+// tenth unit it also adds, assigns and removes a talkgroup, so that
+// multi-record commits are in flight too.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("helper process for TestKill9")
+	}
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	if err := s.AddTalkgroup(Talkgroup{ID: 1, Name: "Main"}); err != nil {
+		fmt.Println("add talkgroup:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	for i := uint32(1); i < 1_000_000; i++ {
+		u := Unit{ID: i, Alias: fmt.Sprintf("Unit %d", i), Role: RoleOfficer, Talkgroups: []uint16{1}}
+		if err := s.AddUnit(u); err != nil {
+			fmt.Println("add unit:", err)
+			os.Exit(2)
+		}
+		fmt.Printf("acked %d\n", i)
+		if i%10 == 0 {
+			tg := uint16(2 + i%1000)
+			s.AddTalkgroup(Talkgroup{ID: tg, Name: "Temp"})
+			s.SetUnitTalkgroups(i, []uint16{1, tg})
+			s.RemoveTalkgroup(tg)
+		}
+	}
+	os.Exit(0)
+}
+
+// TestKill9 kills a process that is writing the roster with SIGKILL and
+// checks that every unit it acknowledged is there when the store reopens,
+// and that the lock held by the child kept the parent out while it ran.
+func TestKill9(t *testing.T) {
+	if os.Getenv(crashDirEnv) != "" {
+		t.Skip("in the helper process")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := 0
+	killed := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "ready":
+			if !Locked(dir) {
+				t.Error("Locked = false while the child has the store open")
+			}
+			if s, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
+				if s != nil {
+					s.Close()
+				}
+				t.Errorf("Open while the child has the store open = %v, want ErrLocked", err)
+			}
+		case strings.HasPrefix(line, "acked "):
+			n, err := strconv.Atoi(strings.TrimPrefix(line, "acked "))
+			if err != nil || n != acked+1 {
+				t.Fatalf("child printed %q after acked %d", line, acked)
+			}
+			acked = n
+			if acked == crashAcks && !killed {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+			}
+		default:
+			t.Errorf("child: %s", line)
+		}
+	}
+	err = cmd.Wait()
+	if !killed {
+		t.Fatalf("child ended before it was killed (%v): %s", err, stderr.String())
+	}
+	// Lines the child printed before it died were read above, so acked
+	// counts every acknowledgement.
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after kill -9: %v", err)
+	}
+	defer s.Close()
+	for i := 1; i <= acked; i++ {
+		u, err := s.Unit(uint32(i))
+		if err != nil {
+			t.Fatalf("acked unit %d of %d is missing after kill -9: %v", i, acked, err)
+		}
+		if u.Alias != fmt.Sprintf("Unit %d", i) {
+			t.Fatalf("unit %d alias %q", i, u.Alias)
+		}
+	}
+	t.Logf("%d units acknowledged before kill -9, all present; torn copies: %v", acked, tornCopies(t, dir, rosterFile))
+}
