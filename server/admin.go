@@ -79,15 +79,7 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 			if !sc.Scan() {
 				return
 			}
-			var req adminRequest
-			var resp adminResponse
-			if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-				resp.Error = "server: admin request is not valid JSON"
-			} else {
-				resp = s.adminDo(req)
-			}
-			b, _ := json.Marshal(resp)
-			c.Write(append(b, '\n'))
+			c.Write(s.adminLine(sc.Bytes()))
 		})
 	}
 }
@@ -107,6 +99,23 @@ func ListenAdmin(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("server: admin socket: %w", err)
 	}
 	return ln, nil
+}
+
+// adminLine answers one request line with one response line.
+func (s *Server) adminLine(line []byte) []byte {
+	var req adminRequest
+	var resp adminResponse
+	if err := json.Unmarshal(line, &req); err != nil {
+		resp.Error = "server: admin request is not valid JSON"
+		resp.Kind = "invalid"
+	} else {
+		resp = s.adminDo(req)
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"error":"server: admin response could not be encoded"}`)
+	}
+	return append(b, '\n')
 }
 
 func (s *Server) adminDo(req adminRequest) adminResponse {
