@@ -15,8 +15,13 @@ import (
 // prefix). Larger messages are refused before anything is allocated.
 const MaxMessageSize = 64 << 10
 
-// maxPrefixLen is the longest varint that can encode MaxMessageSize.
-const maxPrefixLen = 3
+// MaxKMFMessageSize caps a control message on a connection of a unit with
+// role kmf, which carries a whole talkgroup's member certificates and sealed
+// keys in one message.
+const MaxKMFMessageSize = 16 << 20
+
+// maxPrefixLen is the longest varint that can encode MaxKMFMessageSize.
+const maxPrefixLen = 4
 
 // A control message on the wire:
 //
@@ -29,9 +34,15 @@ const maxPrefixLen = 3
 // AppendMessage appends m, length-prefixed, to b. On error it returns b
 // unchanged: nothing of m is appended.
 func AppendMessage(b []byte, m *pb.Envelope) ([]byte, error) {
+	return AppendMessageLimit(b, m, MaxMessageSize)
+}
+
+// AppendMessageLimit is AppendMessage with another size cap (MaxKMFMessageSize
+// on kmf connections).
+func AppendMessageLimit(b []byte, m *pb.Envelope, limit int) ([]byte, error) {
 	size := proto.Size(m)
-	if size > MaxMessageSize {
-		return b, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, MaxMessageSize)
+	if size > limit {
+		return b, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, limit)
 	}
 	out := binary.AppendUvarint(b, uint64(size))
 	out, err := proto.MarshalOptions{}.MarshalAppend(out, m)
@@ -42,7 +53,7 @@ func AppendMessage(b []byte, m *pb.Envelope) ([]byte, error) {
 }
 
 // parseLength decodes the length prefix at the front of b.
-func parseLength(b []byte) (size, n int, err error) {
+func parseLength(b []byte, limit int) (size, n int, err error) {
 	var v uint64
 	for i := 0; i < len(b); i++ {
 		if i == maxPrefixLen {
@@ -51,8 +62,13 @@ func parseLength(b []byte) (size, n int, err error) {
 		c := b[i]
 		v |= uint64(c&0x7f) << (7 * i)
 		if c < 0x80 {
-			if v > MaxMessageSize {
-				return 0, 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, v, MaxMessageSize)
+			if i > 0 && c == 0 {
+				// Non-minimal encoding: refuse, so every length has
+				// exactly one encoding.
+				return 0, 0, ErrBadLength
+			}
+			if v > uint64(limit) {
+				return 0, 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, v, limit)
 			}
 			return int(v), i + 1, nil
 		}
@@ -64,7 +80,7 @@ func parseLength(b []byte) (size, n int, err error) {
 // returns it with the number of bytes used. A message cut short returns
 // ErrShort; the caller may retry with more bytes.
 func ParseMessage(b []byte) (*pb.Envelope, int, error) {
-	size, n, err := parseLength(b)
+	size, n, err := parseLength(b, MaxMessageSize)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -89,14 +105,19 @@ func unmarshal(b []byte) (*pb.Envelope, error) {
 // Reader reads length-prefixed control messages from a stream. It is not
 // safe for concurrent use.
 type Reader struct {
-	r   *bufio.Reader
-	buf []byte
+	r     *bufio.Reader
+	buf   []byte
+	limit int
 }
 
-// NewReader returns a Reader on r.
+// NewReader returns a Reader on r that refuses messages over MaxMessageSize.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 4096)}
+	return &Reader{r: bufio.NewReaderSize(r, 4096), limit: MaxMessageSize}
 }
+
+// SetLimit changes the largest message the Reader accepts (MaxKMFMessageSize
+// on kmf connections). The buffer grows only as messages need it.
+func (r *Reader) SetLimit(n int) { r.limit = n }
 
 // Read blocks until a whole message has arrived and returns it. It returns
 // io.EOF at a clean end of stream, and ErrShort (wrapped with
@@ -122,7 +143,7 @@ func (r *Reader) Read() (*pb.Envelope, error) {
 			break
 		}
 	}
-	size, _, err := parseLength(prefix[:n])
+	size, _, err := parseLength(prefix[:n], r.limit)
 	if err != nil {
 		return nil, err
 	}

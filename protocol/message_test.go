@@ -306,8 +306,9 @@ func TestBadLengthPrefix(t *testing.T) {
 		{"MaxMessageSize+1", tooLarge, protocol.ErrTooLarge},
 		{"1 MiB", huge, protocol.ErrTooLarge},
 		{"largest 3-byte varint", []byte{0xff, 0xff, 0x7f}, protocol.ErrTooLarge},
-		{"4-byte varint", []byte{0x80, 0x80, 0x80, 0x00}, protocol.ErrBadLength},
-		{"4-byte varint of a small value", []byte{0x81, 0x80, 0x80, 0x00}, protocol.ErrBadLength},
+		{"non-minimal 4-byte varint of 0", []byte{0x80, 0x80, 0x80, 0x00}, protocol.ErrBadLength},
+		{"non-minimal 4-byte varint of a small value", []byte{0x81, 0x80, 0x80, 0x00}, protocol.ErrBadLength},
+		{"5-byte varint", []byte{0x81, 0x80, 0x80, 0x80, 0x01}, protocol.ErrBadLength},
 		{"10-byte varint", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, protocol.ErrBadLength},
 	}
 	for _, tc := range cases {
@@ -472,5 +473,29 @@ func BenchmarkAppendMessage(b *testing.B) {
 		if buf, err = protocol.AppendMessage(buf[:0], m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A kmf connection's Reader accepts messages up to MaxKMFMessageSize; the
+// default Reader refuses them.
+func TestReaderLimit(t *testing.T) {
+	big := &pb.Envelope{Id: 3, Body: &pb.Envelope_PutKeyBundle{PutKeyBundle: &pb.PutKeyBundle{
+		Talkgroup: 100, Epoch: 2, KmfCertificate: bytes.Repeat([]byte{7}, 200<<10),
+	}}}
+	if _, err := protocol.AppendMessage(nil, big); !errors.Is(err, protocol.ErrTooLarge) {
+		t.Fatalf("AppendMessage of 200 KiB: %v, want ErrTooLarge", err)
+	}
+	b, err := protocol.AppendMessageLimit(nil, big, protocol.MaxKMFMessageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocol.NewReader(bytes.NewReader(b)).Read(); !errors.Is(err, protocol.ErrTooLarge) {
+		t.Fatalf("default Reader: %v, want ErrTooLarge", err)
+	}
+	r := protocol.NewReader(bytes.NewReader(b))
+	r.SetLimit(protocol.MaxKMFMessageSize)
+	got, err := r.Read()
+	if err != nil || !proto.Equal(got, big) {
+		t.Fatalf("kmf Reader: %v", err)
 	}
 }

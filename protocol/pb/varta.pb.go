@@ -346,14 +346,23 @@ type Envelope struct {
 	//	*Envelope_FloorRequest
 	//	*Envelope_FloorRelease
 	//	*Envelope_Ping
+	//	*Envelope_KeyRequest
+	//	*Envelope_KmfStatusRequest
+	//	*Envelope_KmfMembersRequest
+	//	*Envelope_PutKeyBundle
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
 	//	*Envelope_Ack
 	//	*Envelope_Pong
 	//	*Envelope_Error
+	//	*Envelope_KeyBundles
+	//	*Envelope_KmfStatus
+	//	*Envelope_KmfMembers
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
+	//	*Envelope_KeyBundle
+	//	*Envelope_RekeyNeeded
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -448,6 +457,42 @@ func (x *Envelope) GetPing() *Ping {
 	return nil
 }
 
+func (x *Envelope) GetKeyRequest() *KeyRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KeyRequest); ok {
+			return x.KeyRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetKmfStatusRequest() *KmfStatusRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KmfStatusRequest); ok {
+			return x.KmfStatusRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetKmfMembersRequest() *KmfMembersRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KmfMembersRequest); ok {
+			return x.KmfMembersRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPutKeyBundle() *PutKeyBundle {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_PutKeyBundle); ok {
+			return x.PutKeyBundle
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -502,6 +547,33 @@ func (x *Envelope) GetError() *Error {
 	return nil
 }
 
+func (x *Envelope) GetKeyBundles() *KeyBundles {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KeyBundles); ok {
+			return x.KeyBundles
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetKmfStatus() *KmfStatus {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KmfStatus); ok {
+			return x.KmfStatus
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetKmfMembers() *KmfMembers {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KmfMembers); ok {
+			return x.KmfMembers
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetFloorEvent() *FloorEvent {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_FloorEvent); ok {
@@ -515,6 +587,24 @@ func (x *Envelope) GetAffiliationChanged() *AffiliationChanged {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_AffiliationChanged); ok {
 			return x.AffiliationChanged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetKeyBundle() *KeyBundle {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_KeyBundle); ok {
+			return x.KeyBundle
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRekeyNeeded() *RekeyNeeded {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RekeyNeeded); ok {
+			return x.RekeyNeeded
 		}
 	}
 	return nil
@@ -545,6 +635,22 @@ type Envelope_Ping struct {
 	Ping *Ping `protobuf:"bytes,14,opt,name=ping,proto3,oneof"`
 }
 
+type Envelope_KeyRequest struct {
+	KeyRequest *KeyRequest `protobuf:"bytes,15,opt,name=key_request,json=keyRequest,proto3,oneof"`
+}
+
+type Envelope_KmfStatusRequest struct {
+	KmfStatusRequest *KmfStatusRequest `protobuf:"bytes,16,opt,name=kmf_status_request,json=kmfStatusRequest,proto3,oneof"`
+}
+
+type Envelope_KmfMembersRequest struct {
+	KmfMembersRequest *KmfMembersRequest `protobuf:"bytes,17,opt,name=kmf_members_request,json=kmfMembersRequest,proto3,oneof"`
+}
+
+type Envelope_PutKeyBundle struct {
+	PutKeyBundle *PutKeyBundle `protobuf:"bytes,18,opt,name=put_key_bundle,json=putKeyBundle,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -570,6 +676,18 @@ type Envelope_Error struct {
 	Error *Error `protobuf:"bytes,35,opt,name=error,proto3,oneof"`
 }
 
+type Envelope_KeyBundles struct {
+	KeyBundles *KeyBundles `protobuf:"bytes,36,opt,name=key_bundles,json=keyBundles,proto3,oneof"`
+}
+
+type Envelope_KmfStatus struct {
+	KmfStatus *KmfStatus `protobuf:"bytes,37,opt,name=kmf_status,json=kmfStatus,proto3,oneof"`
+}
+
+type Envelope_KmfMembers struct {
+	KmfMembers *KmfMembers `protobuf:"bytes,38,opt,name=kmf_members,json=kmfMembers,proto3,oneof"`
+}
+
 type Envelope_FloorEvent struct {
 	// Relay to client: events.
 	FloorEvent *FloorEvent `protobuf:"bytes,50,opt,name=floor_event,json=floorEvent,proto3,oneof"`
@@ -577,6 +695,14 @@ type Envelope_FloorEvent struct {
 
 type Envelope_AffiliationChanged struct {
 	AffiliationChanged *AffiliationChanged `protobuf:"bytes,51,opt,name=affiliation_changed,json=affiliationChanged,proto3,oneof"`
+}
+
+type Envelope_KeyBundle struct {
+	KeyBundle *KeyBundle `protobuf:"bytes,52,opt,name=key_bundle,json=keyBundle,proto3,oneof"`
+}
+
+type Envelope_RekeyNeeded struct {
+	RekeyNeeded *RekeyNeeded `protobuf:"bytes,53,opt,name=rekey_needed,json=rekeyNeeded,proto3,oneof"`
 }
 
 func (*Envelope_Hello) isEnvelope_Body() {}
@@ -588,6 +714,14 @@ func (*Envelope_FloorRequest) isEnvelope_Body() {}
 func (*Envelope_FloorRelease) isEnvelope_Body() {}
 
 func (*Envelope_Ping) isEnvelope_Body() {}
+
+func (*Envelope_KeyRequest) isEnvelope_Body() {}
+
+func (*Envelope_KmfStatusRequest) isEnvelope_Body() {}
+
+func (*Envelope_KmfMembersRequest) isEnvelope_Body() {}
+
+func (*Envelope_PutKeyBundle) isEnvelope_Body() {}
 
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
@@ -601,9 +735,19 @@ func (*Envelope_Pong) isEnvelope_Body() {}
 
 func (*Envelope_Error) isEnvelope_Body() {}
 
+func (*Envelope_KeyBundles) isEnvelope_Body() {}
+
+func (*Envelope_KmfStatus) isEnvelope_Body() {}
+
+func (*Envelope_KmfMembers) isEnvelope_Body() {}
+
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
 func (*Envelope_AffiliationChanged) isEnvelope_Body() {}
+
+func (*Envelope_KeyBundle) isEnvelope_Body() {}
+
+func (*Envelope_RekeyNeeded) isEnvelope_Body() {}
 
 // Hello is the first message of a session. The relay answers with Welcome.
 type Hello struct {
@@ -1528,11 +1672,659 @@ func (x *Error) GetReason() string {
 	return ""
 }
 
+// KeyRequest asks for the unit's current keys of talkgroups it may use (all
+// of them when the list is empty). Reply: KeyBundles.
+type KeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroups    []uint32               `protobuf:"varint,1,rep,packed,name=talkgroups,proto3" json:"talkgroups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyRequest) Reset() {
+	*x = KeyRequest{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRequest) ProtoMessage() {}
+
+func (x *KeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRequest.ProtoReflect.Descriptor instead.
+func (*KeyRequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *KeyRequest) GetTalkgroups() []uint32 {
+	if x != nil {
+		return x.Talkgroups
+	}
+	return nil
+}
+
+type KeyBundles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bundles       []*KeyBundle           `protobuf:"bytes,1,rep,name=bundles,proto3" json:"bundles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyBundles) Reset() {
+	*x = KeyBundles{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBundles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBundles) ProtoMessage() {}
+
+func (x *KeyBundles) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBundles.ProtoReflect.Descriptor instead.
+func (*KeyBundles) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *KeyBundles) GetBundles() []*KeyBundle {
+	if x != nil {
+		return x.Bundles
+	}
+	return nil
+}
+
+// KeyBundle carries one talkgroup's current epoch key for this unit, sealed
+// to its HPKE key and signed by the KMF. As an event it means the talkgroup
+// has a new epoch.
+type KeyBundle struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup      uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Epoch          uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	MemberKey      []byte                 `protobuf:"bytes,3,opt,name=member_key,json=memberKey,proto3" json:"member_key,omitempty"`
+	KmfCertificate []byte                 `protobuf:"bytes,4,opt,name=kmf_certificate,json=kmfCertificate,proto3" json:"kmf_certificate,omitempty"` // DER; the radio checks it chains to the agency CA and has role kmf
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *KeyBundle) Reset() {
+	*x = KeyBundle{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyBundle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyBundle) ProtoMessage() {}
+
+func (x *KeyBundle) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyBundle.ProtoReflect.Descriptor instead.
+func (*KeyBundle) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *KeyBundle) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *KeyBundle) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *KeyBundle) GetMemberKey() []byte {
+	if x != nil {
+		return x.MemberKey
+	}
+	return nil
+}
+
+func (x *KeyBundle) GetKmfCertificate() []byte {
+	if x != nil {
+		return x.KmfCertificate
+	}
+	return nil
+}
+
+// KmfStatusRequest (kmf only) asks for the key state of every talkgroup.
+// Reply: KmfStatus.
+type KmfStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KmfStatusRequest) Reset() {
+	*x = KmfStatusRequest{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KmfStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KmfStatusRequest) ProtoMessage() {}
+
+func (x *KmfStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KmfStatusRequest.ProtoReflect.Descriptor instead.
+func (*KmfStatusRequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{19}
+}
+
+type KmfStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroups    []*TalkgroupKeyState   `protobuf:"bytes,1,rep,name=talkgroups,proto3" json:"talkgroups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KmfStatus) Reset() {
+	*x = KmfStatus{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KmfStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KmfStatus) ProtoMessage() {}
+
+func (x *KmfStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KmfStatus.ProtoReflect.Descriptor instead.
+func (*KmfStatus) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KmfStatus) GetTalkgroups() []*TalkgroupKeyState {
+	if x != nil {
+		return x.Talkgroups
+	}
+	return nil
+}
+
+type TalkgroupKeyState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Epoch         uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`  // current epoch, 0 when the talkgroup has no key yet
+	Stale         bool                   `protobuf:"varint,3,opt,name=stale,proto3" json:"stale,omitempty"`  // membership changed since the current epoch: rekey
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"` // why it is stale
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TalkgroupKeyState) Reset() {
+	*x = TalkgroupKeyState{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TalkgroupKeyState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TalkgroupKeyState) ProtoMessage() {}
+
+func (x *TalkgroupKeyState) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TalkgroupKeyState.ProtoReflect.Descriptor instead.
+func (*TalkgroupKeyState) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *TalkgroupKeyState) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *TalkgroupKeyState) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *TalkgroupKeyState) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *TalkgroupKeyState) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// KmfMembersRequest (kmf only) asks for the members of a talkgroup with
+// their certificates, from which the KMF takes (and checks) the HPKE keys.
+// Reply: KmfMembers.
+type KmfMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KmfMembersRequest) Reset() {
+	*x = KmfMembersRequest{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KmfMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KmfMembersRequest) ProtoMessage() {}
+
+func (x *KmfMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KmfMembersRequest.ProtoReflect.Descriptor instead.
+func (*KmfMembersRequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *KmfMembersRequest) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+type KmfMembers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Epoch         uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Members       []*Member              `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KmfMembers) Reset() {
+	*x = KmfMembers{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KmfMembers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KmfMembers) ProtoMessage() {}
+
+func (x *KmfMembers) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KmfMembers.ProtoReflect.Descriptor instead.
+func (*KmfMembers) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *KmfMembers) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *KmfMembers) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *KmfMembers) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type Member struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Certificate   []byte                 `protobuf:"bytes,2,opt,name=certificate,proto3" json:"certificate,omitempty"` // DER, issued by the agency CA
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Member) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *Member) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+// PutKeyBundle (kmf only) stores a new epoch for a talkgroup: one signed
+// member key per member. The epoch must be higher than the stored one.
+// Reply: Ack once the keys are on disk; the relay then pushes each online
+// member its KeyBundle.
+type PutKeyBundle struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup      uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Epoch          uint32                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Keys           []*MemberKey           `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	KmfCertificate []byte                 `protobuf:"bytes,4,opt,name=kmf_certificate,json=kmfCertificate,proto3" json:"kmf_certificate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PutKeyBundle) Reset() {
+	*x = PutKeyBundle{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutKeyBundle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutKeyBundle) ProtoMessage() {}
+
+func (x *PutKeyBundle) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutKeyBundle.ProtoReflect.Descriptor instead.
+func (*PutKeyBundle) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PutKeyBundle) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *PutKeyBundle) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PutKeyBundle) GetKeys() []*MemberKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PutKeyBundle) GetKmfCertificate() []byte {
+	if x != nil {
+		return x.KmfCertificate
+	}
+	return nil
+}
+
+type MemberKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	MemberKey     []byte                 `protobuf:"bytes,2,opt,name=member_key,json=memberKey,proto3" json:"member_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberKey) Reset() {
+	*x = MemberKey{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberKey) ProtoMessage() {}
+
+func (x *MemberKey) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
+func (*MemberKey) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MemberKey) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *MemberKey) GetMemberKey() []byte {
+	if x != nil {
+		return x.MemberKey
+	}
+	return nil
+}
+
+// RekeyNeeded (to kmf units) says a talkgroup needs a new epoch.
+type RekeyNeeded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RekeyNeeded) Reset() {
+	*x = RekeyNeeded{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RekeyNeeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RekeyNeeded) ProtoMessage() {}
+
+func (x *RekeyNeeded) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RekeyNeeded.ProtoReflect.Descriptor instead.
+func (*RekeyNeeded) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RekeyNeeded) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *RekeyNeeded) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xd3\x05\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x81\n" +
+	"\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -1540,16 +2332,30 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\taffiliate\x18\v \x01(\v2\x13.varta.v1.AffiliateH\x00R\taffiliate\x12=\n" +
 	"\rfloor_request\x18\f \x01(\v2\x16.varta.v1.FloorRequestH\x00R\ffloorRequest\x12=\n" +
 	"\rfloor_release\x18\r \x01(\v2\x16.varta.v1.FloorReleaseH\x00R\ffloorRelease\x12$\n" +
-	"\x04ping\x18\x0e \x01(\v2\x0e.varta.v1.PingH\x00R\x04ping\x12-\n" +
+	"\x04ping\x18\x0e \x01(\v2\x0e.varta.v1.PingH\x00R\x04ping\x127\n" +
+	"\vkey_request\x18\x0f \x01(\v2\x14.varta.v1.KeyRequestH\x00R\n" +
+	"keyRequest\x12J\n" +
+	"\x12kmf_status_request\x18\x10 \x01(\v2\x1a.varta.v1.KmfStatusRequestH\x00R\x10kmfStatusRequest\x12M\n" +
+	"\x13kmf_members_request\x18\x11 \x01(\v2\x1b.varta.v1.KmfMembersRequestH\x00R\x11kmfMembersRequest\x12>\n" +
+	"\x0eput_key_bundle\x18\x12 \x01(\v2\x16.varta.v1.PutKeyBundleH\x00R\fputKeyBundle\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
 	"\x03ack\x18! \x01(\v2\r.varta.v1.AckH\x00R\x03ack\x12$\n" +
 	"\x04pong\x18\" \x01(\v2\x0e.varta.v1.PongH\x00R\x04pong\x12'\n" +
 	"\x05error\x18# \x01(\v2\x0f.varta.v1.ErrorH\x00R\x05error\x127\n" +
+	"\vkey_bundles\x18$ \x01(\v2\x14.varta.v1.KeyBundlesH\x00R\n" +
+	"keyBundles\x124\n" +
+	"\n" +
+	"kmf_status\x18% \x01(\v2\x13.varta.v1.KmfStatusH\x00R\tkmfStatus\x127\n" +
+	"\vkmf_members\x18& \x01(\v2\x14.varta.v1.KmfMembersH\x00R\n" +
+	"kmfMembers\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
-	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChangedB\x06\n" +
+	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
+	"\n" +
+	"key_bundle\x184 \x01(\v2\x13.varta.v1.KeyBundleH\x00R\tkeyBundle\x12:\n" +
+	"\frekey_needed\x185 \x01(\v2\x15.varta.v1.RekeyNeededH\x00R\vrekeyNeededB\x06\n" +
 	"\x04body\"#\n" +
 	"\x05Hello\x12\x1a\n" +
 	"\bsoftware\x18\x01 \x01(\tR\bsoftware\"\xad\x02\n" +
@@ -1618,6 +2424,52 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x03Ack\"H\n" +
 	"\x05Error\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.varta.v1.ErrorCodeR\x04code\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\",\n" +
+	"\n" +
+	"KeyRequest\x12\x1e\n" +
+	"\n" +
+	"talkgroups\x18\x01 \x03(\rR\n" +
+	"talkgroups\";\n" +
+	"\n" +
+	"KeyBundles\x12-\n" +
+	"\abundles\x18\x01 \x03(\v2\x13.varta.v1.KeyBundleR\abundles\"\x87\x01\n" +
+	"\tKeyBundle\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12\x1d\n" +
+	"\n" +
+	"member_key\x18\x03 \x01(\fR\tmemberKey\x12'\n" +
+	"\x0fkmf_certificate\x18\x04 \x01(\fR\x0ekmfCertificate\"\x12\n" +
+	"\x10KmfStatusRequest\"H\n" +
+	"\tKmfStatus\x12;\n" +
+	"\n" +
+	"talkgroups\x18\x01 \x03(\v2\x1b.varta.v1.TalkgroupKeyStateR\n" +
+	"talkgroups\"u\n" +
+	"\x11TalkgroupKeyState\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12\x14\n" +
+	"\x05stale\x18\x03 \x01(\bR\x05stale\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"1\n" +
+	"\x11KmfMembersRequest\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\"l\n" +
+	"\n" +
+	"KmfMembers\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12*\n" +
+	"\amembers\x18\x03 \x03(\v2\x10.varta.v1.MemberR\amembers\">\n" +
+	"\x06Member\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12 \n" +
+	"\vcertificate\x18\x02 \x01(\fR\vcertificate\"\x94\x01\n" +
+	"\fPutKeyBundle\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12'\n" +
+	"\x04keys\x18\x03 \x03(\v2\x13.varta.v1.MemberKeyR\x04keys\x12'\n" +
+	"\x0fkmf_certificate\x18\x04 \x01(\fR\x0ekmfCertificate\">\n" +
+	"\tMemberKey\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x1d\n" +
+	"\n" +
+	"member_key\x18\x02 \x01(\fR\tmemberKey\"C\n" +
+	"\vRekeyNeeded\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason*V\n" +
 	"\tEmergency\x12\x12\n" +
 	"\x0eEMERGENCY_NONE\x10\x00\x12\x1c\n" +
@@ -1674,7 +2526,7 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
@@ -1697,6 +2549,18 @@ var file_protocol_pb_varta_proto_goTypes = []any{
 	(*Pong)(nil),               // 18: varta.v1.Pong
 	(*Ack)(nil),                // 19: varta.v1.Ack
 	(*Error)(nil),              // 20: varta.v1.Error
+	(*KeyRequest)(nil),         // 21: varta.v1.KeyRequest
+	(*KeyBundles)(nil),         // 22: varta.v1.KeyBundles
+	(*KeyBundle)(nil),          // 23: varta.v1.KeyBundle
+	(*KmfStatusRequest)(nil),   // 24: varta.v1.KmfStatusRequest
+	(*KmfStatus)(nil),          // 25: varta.v1.KmfStatus
+	(*TalkgroupKeyState)(nil),  // 26: varta.v1.TalkgroupKeyState
+	(*KmfMembersRequest)(nil),  // 27: varta.v1.KmfMembersRequest
+	(*KmfMembers)(nil),         // 28: varta.v1.KmfMembers
+	(*Member)(nil),             // 29: varta.v1.Member
+	(*PutKeyBundle)(nil),       // 30: varta.v1.PutKeyBundle
+	(*MemberKey)(nil),          // 31: varta.v1.MemberKey
+	(*RekeyNeeded)(nil),        // 32: varta.v1.RekeyNeeded
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	6,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -1704,29 +2568,42 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	12, // 2: varta.v1.Envelope.floor_request:type_name -> varta.v1.FloorRequest
 	13, // 3: varta.v1.Envelope.floor_release:type_name -> varta.v1.FloorRelease
 	17, // 4: varta.v1.Envelope.ping:type_name -> varta.v1.Ping
-	7,  // 5: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	10, // 6: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	14, // 7: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	19, // 8: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	18, // 9: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	20, // 10: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	15, // 11: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	16, // 12: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	8,  // 13: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	11, // 14: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 15: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 16: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 17: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 18: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 19: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 20: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	8,  // 21: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 22: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	21, // 5: varta.v1.Envelope.key_request:type_name -> varta.v1.KeyRequest
+	24, // 6: varta.v1.Envelope.kmf_status_request:type_name -> varta.v1.KmfStatusRequest
+	27, // 7: varta.v1.Envelope.kmf_members_request:type_name -> varta.v1.KmfMembersRequest
+	30, // 8: varta.v1.Envelope.put_key_bundle:type_name -> varta.v1.PutKeyBundle
+	7,  // 9: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	10, // 10: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	14, // 11: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	19, // 12: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	18, // 13: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	20, // 14: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	22, // 15: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	25, // 16: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	28, // 17: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	15, // 18: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	16, // 19: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	23, // 20: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	32, // 21: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	8,  // 22: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	11, // 23: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 24: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 25: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 26: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 27: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 28: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 29: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	8,  // 30: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 31: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	23, // 32: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	26, // 33: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	29, // 34: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	31, // 35: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -1740,14 +2617,23 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_FloorRequest)(nil),
 		(*Envelope_FloorRelease)(nil),
 		(*Envelope_Ping)(nil),
+		(*Envelope_KeyRequest)(nil),
+		(*Envelope_KmfStatusRequest)(nil),
+		(*Envelope_KmfMembersRequest)(nil),
+		(*Envelope_PutKeyBundle)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
 		(*Envelope_Ack)(nil),
 		(*Envelope_Pong)(nil),
 		(*Envelope_Error)(nil),
+		(*Envelope_KeyBundles)(nil),
+		(*Envelope_KmfStatus)(nil),
+		(*Envelope_KmfMembers)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
+		(*Envelope_KeyBundle)(nil),
+		(*Envelope_RekeyNeeded)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1755,7 +2641,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   16,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
