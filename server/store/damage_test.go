@@ -127,6 +127,10 @@ func TestDamagedRosterRefused(t *testing.T) {
 		{"value not JSON", func(t *testing.T, d []byte) []byte {
 			return appendCommit(t, d, change{key: unitKey(7), val: "{not json"})
 		}, "the value of unit:00000007 at byte"},
+		{"value not JSON, then a torn tail", func(t *testing.T, d []byte) []byte {
+			d = appendCommit(t, d, change{key: unitKey(7), val: "{not json"})
+			return append(d, "*3\r\n$3\r\nset\r\n$13\r\nunit:000"...)
+		}, "the value of unit:00000007 at byte"},
 		{"value of another unit", func(t *testing.T, d []byte) []byte {
 			return appendCommit(t, d, change{key: unitKey(7), val: unit(8)})
 		}, "holds unit 8"},
@@ -298,6 +302,7 @@ func TestDamagedLiveRefused(t *testing.T) {
 		{"garbage", append([]byte("GARBAGE\r\n"), good...)},
 		{"value not JSON", appendSetRecord(bytes.Clone(good), presenceKey(9), "{oops")},
 		{"unknown key", appendSetRecord(bytes.Clone(good), unitKey(9), "{}")},
+		{"value not JSON, then a torn tail", append(appendSetRecord(bytes.Clone(good), presenceKey(9), "{oops"), "*3\r\n$3\r\nset"...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,6 +319,9 @@ func TestDamagedLiveRefused(t *testing.T) {
 			}
 			if after, _ := os.ReadFile(path); !bytes.Equal(after, tt.data) {
 				t.Error("Open changed the file")
+			}
+			if c := tornCopies(t, dir, liveFile); len(c) != 0 {
+				t.Errorf("torn copies made of a damaged file: %v", c)
 			}
 		})
 	}
@@ -505,9 +513,10 @@ func TestTornLiveTail(t *testing.T) {
 	}
 }
 
-// FuzzOpenRoster checks that Open, on any roster.db, either refuses it
-// unchanged or accepts it, and that what it accepts reopens.
-func FuzzOpenRoster(f *testing.F) {
+// FuzzOpen checks that Open, on any roster.db and live.db, either refuses
+// them with both files unchanged or accepts them, and that what it accepts
+// reopens with the same roster.
+func FuzzOpen(f *testing.F) {
 	dir := f.TempDir()
 	s, err := Open(Config{Dir: dir})
 	if err != nil {
@@ -516,16 +525,24 @@ func FuzzOpenRoster(f *testing.F) {
 	s.AddTalkgroup(Talkgroup{ID: 1, Name: "a"})
 	s.AddUnit(Unit{ID: 2, Alias: "b", Role: RoleOfficer, Talkgroups: []uint16{1}})
 	s.RemoveTalkgroup(1)
+	s.SetPresence(Presence{Unit: 2, Online: true, Remote: "192.0.2.1:1"})
 	s.Close()
-	seed, _ := os.ReadFile(filepath.Join(dir, rosterFile))
-	f.Add(seed)
-	f.Add(seed[:len(seed)-7])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir, path := writeRoster(t, data)
+	roster, _ := os.ReadFile(filepath.Join(dir, rosterFile))
+	live, _ := os.ReadFile(filepath.Join(dir, liveFile))
+	f.Add(roster, live)
+	f.Add(roster[:len(roster)-7], live[:len(live)-5])
+	f.Fuzz(func(t *testing.T, roster, live []byte) {
+		dir, rpath := writeRoster(t, roster)
+		lpath := filepath.Join(dir, liveFile)
+		if err := os.WriteFile(lpath, live, 0o600); err != nil {
+			t.Fatal(err)
+		}
 		s, err := Open(Config{Dir: dir})
 		if err != nil {
-			if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
-				t.Fatalf("Open failed (%v) and changed the file", err)
+			r, _ := os.ReadFile(rpath)
+			l, _ := os.ReadFile(lpath)
+			if !bytes.Equal(r, roster) || !bytes.Equal(l, live) {
+				t.Fatalf("Open failed (%v) and changed a file", err)
 			}
 			return
 		}

@@ -234,9 +234,9 @@ func isRosterKey(key string) bool {
 //
 //   - its complete records have distinct keys, all of them roster keys, as
 //     one BuntDB transaction writes each key once;
-//   - at most one of them is a commit marker, and if there is one it names
-//     the next sequence number, begins exactly where the last group ends, and
-//     counts more records than are present;
+//   - at most one of them is a commit marker, and if there is one it passes
+//     its own check, names the next sequence number, begins exactly where
+//     the last group ends, and counts more records than are present;
 //   - if there is no complete group at all, only the store's first
 //     transaction (meta:schema and meta:commit) can have been cut short, so
 //     only meta: keys may be present;

@@ -37,6 +37,11 @@ func talkgroupKey(id uint16) string { return fmt.Sprintf("%s%05d", talkgroupPfx,
 func unitKey(id uint32) string      { return fmt.Sprintf("%s%08d", unitPfx, id) }
 func presenceKey(id uint32) string  { return fmt.Sprintf("%s%08d", presencePfx, id) }
 
+func isPresenceKey(key string) bool {
+	id, ok := parseKeyID(key, presencePfx, unitWidth)
+	return ok && id >= 1 && id <= MaxUnitID
+}
+
 // parseKeyID returns the number in a key such as "unit:00000101", requiring
 // exactly width digits.
 func parseKeyID(key, prefix string, width int) (uint64, bool) {
