@@ -24,7 +24,7 @@ const (
 	// libopus 1.3 never sends in-band FEC (see EncoderConfig.Bitrate), and
 	// the design asks for FEC recovery. docs/AUDIO.md records the choice.
 	DefaultBitrate           = FECBitrate // bit/s
-	DefaultComplexity        = 5     // of 1..10: a handheld's CPU budget
+	DefaultComplexity        = 5          // of 1..10: a handheld's CPU budget
 	DefaultPacketLossPercent = 10
 	// FECBitrate is the lowest bitrate at which libopus codes wideband
 	// speech with in-band FEC at the default 10% expected loss.
