@@ -60,6 +60,9 @@ type Client struct {
 	conn    *quic.Conn
 	str     *quic.Stream
 	udp     net.PacketConn // owned when we created it
+	tr      *quic.Transport
+	mmu     sync.Mutex        // guards extraTr
+	extraTr []*quic.Transport // transports of migrated paths, closed with the client
 	welcome *pb.Welcome
 	nextID  atomic.Uint64
 
@@ -133,7 +136,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	tlsConf := pki.ClientTLSConfig(cfg.Identity, cfg.TLSClock)
-	conn, err := quic.Dial(dctx, pc, raddr, tlsConf, &quic.Config{
+	c.tr = &quic.Transport{Conn: pc}
+	conn, err := c.tr.Dial(dctx, raddr, tlsConf, &quic.Config{
 		HandshakeIdleTimeout: cfg.DialTimeout,
 		MaxIdleTimeout:       cfg.IdleTimeout,
 		KeepAlivePeriod:      cfg.IdleTimeout / 3,
@@ -156,9 +160,46 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func (c *Client) closeUDP() {
+	if c.tr != nil {
+		c.tr.Close()
+	}
+	c.mmu.Lock()
+	for _, t := range c.extraTr {
+		t.Close()
+		t.Conn.Close()
+	}
+	c.mmu.Unlock()
 	if c.udp != nil {
 		c.udp.Close()
 	}
+}
+
+// Migrate moves the session to a new local socket, as a radio does when it
+// changes network (Wi-Fi to LTE): the new path is validated with the relay
+// and the connection switches to it without a new handshake, keeping the
+// session, its affiliations and any call in progress. The client owns pc
+// from then on and closes it with the session.
+func (c *Client) Migrate(ctx context.Context, pc net.PacketConn) error {
+	tr := &quic.Transport{Conn: pc}
+	path, err := c.conn.AddPath(tr)
+	if err != nil {
+		tr.Close()
+		return fmt.Errorf("client: add path: %w", err)
+	}
+	if err := path.Probe(ctx); err != nil {
+		path.Close()
+		tr.Close()
+		return fmt.Errorf("client: the relay did not answer on the new path: %w", err)
+	}
+	if err := path.Switch(); err != nil {
+		path.Close()
+		tr.Close()
+		return fmt.Errorf("client: switch path: %w", err)
+	}
+	c.mmu.Lock()
+	c.extraTr = append(c.extraTr, tr)
+	c.mmu.Unlock()
+	return nil
 }
 
 // start opens the control stream, exchanges Hello and Welcome and starts the

@@ -88,6 +88,10 @@ type JitterConfig struct {
 	// DisableFEC makes the buffer conceal every lost frame with PLC, even when
 	// the next frame carries FEC data. For measurements; default false.
 	DisableFEC bool
+	// NoTrim keeps every frame: the buffer never drops one to bring its
+	// delay back down after a burst of late arrivals. For recording, where
+	// completeness matters more than latency; default false (live playout).
+	NoTrim bool
 }
 
 const (
@@ -571,7 +575,7 @@ func (jb *JitterBuffer) decide(now time.Time) plan {
 		return plan{kind: KindStretch, seq: jb.next, conceal: conceal}
 	}
 	var p plan
-	if jb.delay >= goal+trimAbove && !ending && jb.present(jb.next) && jb.present(jb.next+1) {
+	if !jb.cfg.NoTrim && jb.delay >= goal+trimAbove && !ending && jb.present(jb.next) && jb.present(jb.next+1) {
 		jb.discardBuf, _ = jb.take(jb.discardBuf)
 		jb.stats.Trimmed++
 		jb.delay -= FrameDuration

@@ -508,3 +508,45 @@ func TestJitterConcurrent(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// With NoTrim the buffer keeps every frame of a burst whose start was held
+// up, where the default drops frames to bring the delay back down.
+func TestJitterNoTrimKeepsEveryFrame(t *testing.T) {
+	all, _ := lossStream(t)
+	frames := all[:40]
+	arrival := func(k int) time.Duration {
+		if k < 10 {
+			return 300 * time.Millisecond // the first ten were held up together
+		}
+		return time.Duration(k) * FrameDuration
+	}
+	for _, noTrim := range []bool{false, true} {
+		jb, err := NewJitterBuffer(JitterConfig{NoTrim: noTrim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Unix(1000, 0)
+		pushed, played := 0, 0
+		for slot := 0; slot < 200; slot++ {
+			now := start.Add(time.Duration(slot) * FrameDuration)
+			for pushed < len(frames) && start.Add(arrival(pushed)).Compare(now) <= 0 {
+				jb.Push(uint64(pushed), frames[pushed], pushed == len(frames)-1, start.Add(arrival(pushed)))
+				pushed++
+			}
+			p := jb.Pop(now)
+			if p.Kind == KindFrame {
+				played++
+			}
+			if p.Kind == KindDone {
+				break
+			}
+		}
+		trimmed := jb.Stats().Trimmed
+		if noTrim && (played != len(frames) || trimmed != 0) {
+			t.Fatalf("NoTrim played %d of %d frames, trimmed %d", played, len(frames), trimmed)
+		}
+		if !noTrim && trimmed == 0 {
+			t.Fatalf("default buffer trimmed nothing after a held-up start (played %d)", played)
+		}
+	}
+}

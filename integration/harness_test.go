@@ -30,6 +30,7 @@ type relay struct {
 	t     *testing.T
 	ca    *pki.CA
 	store *store.Store
+	cfg   server.Config
 	srv   *server.Server
 	addr  string
 	pc    net.PacketConn
@@ -68,24 +69,46 @@ func startRelay(t *testing.T, mutate func(*server.Config)) *relay {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{t: t, ca: ca, store: st, srv: srv, addr: pc.LocalAddr().String(), pc: pc, errc: make(chan error, 1)}
-	go func() { r.errc <- srv.Serve(context.Background(), pc) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx, "test over")
-		<-r.errc
-		pc.Close()
-	})
+	r := &relay{t: t, ca: ca, store: st, cfg: cfg}
+	r.serve("127.0.0.1:0")
+	t.Cleanup(r.stop)
 	return r
+}
+
+// serve starts a relay on addr with r's store and config.
+func (r *relay) serve(addr string) {
+	r.t.Helper()
+	srv, err := server.New(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.srv, r.pc, r.addr, r.errc = srv, pc, pc.LocalAddr().String(), make(chan error, 1)
+	go func() { r.errc <- srv.Serve(context.Background(), pc) }()
+}
+
+// stop shuts the relay down, telling its units.
+func (r *relay) stop() {
+	if r.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.srv.Shutdown(ctx, "test over")
+	<-r.errc
+	r.pc.Close()
+	r.srv = nil
+}
+
+// restart stops the relay and starts a new one on the same address and
+// store, as after an upgrade or a crash.
+func (r *relay) restart() {
+	addr := r.addr
+	r.stop()
+	r.serve(addr)
 }
 
 // enrol issues a unit identity and adds the unit to the roster.

@@ -89,7 +89,7 @@ func TestRefusals(t *testing.T) {
 					t.Fatal(err)
 				}
 				u, _ := agency.UnitRecord(fresh, nil)
-				if _, err := r.store.ReplaceUnitCredentials(205, u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey); err != nil {
+				if _, err := r.store.ReplaceUnitCredentials(205, u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey, u.Cert); err != nil {
 					t.Fatal(err)
 				}
 				return old

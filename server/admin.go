@@ -35,6 +35,7 @@ type adminRequest struct {
 	Fingerprint string `json:"fingerprint,omitempty"`
 	HPKE        []byte `json:"hpke,omitempty"`
 	Signing     []byte `json:"signing,omitempty"`
+	Cert        []byte `json:"cert,omitempty"` // DER
 }
 
 type adminResponse struct {
@@ -152,7 +153,7 @@ func (s *Server) adminDo(req adminRequest) adminResponse {
 		resp.Unit = &u
 	case "unit.replace-credentials":
 		var u store.Unit
-		u, err = s.ReplaceUnitCredentials(req.ID, req.Fingerprint, req.HPKE, req.Signing)
+		u, err = s.ReplaceUnitCredentials(req.ID, req.Fingerprint, req.HPKE, req.Signing, req.Cert)
 		resp.Unit = &u
 	default:
 		err = fmt.Errorf("%w: unknown admin operation %q", store.ErrInvalid, req.Op)
@@ -285,8 +286,8 @@ func (a *AdminClient) SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, er
 }
 
 // ReplaceUnitCredentials implements Roster.
-func (a *AdminClient) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error) {
-	resp, err := a.do(adminRequest{Op: "unit.replace-credentials", ID: id, Fingerprint: fingerprint, HPKE: hpke, Signing: signing})
+func (a *AdminClient) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing, cert []byte) (store.Unit, error) {
+	resp, err := a.do(adminRequest{Op: "unit.replace-credentials", ID: id, Fingerprint: fingerprint, HPKE: hpke, Signing: signing, Cert: cert})
 	if err != nil || resp.Unit == nil {
 		return store.Unit{}, err
 	}

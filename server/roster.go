@@ -23,7 +23,7 @@ type Roster interface {
 	Unit(id uint32) (store.Unit, error)
 	Units() ([]store.Unit, error)
 	SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, error)
-	ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error)
+	ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing, cert []byte) (store.Unit, error)
 }
 
 var (
@@ -44,6 +44,7 @@ func (s *Server) AddTalkgroup(tg store.Talkgroup) error {
 	s.tgs.Store(&m)
 	s.mu.Unlock()
 	s.log.Info("talkgroup added", "tg", tg.ID)
+	s.notifyKMF("talkgroup added")
 	return nil
 }
 
@@ -92,6 +93,7 @@ func (s *Server) AddUnit(u store.Unit) error {
 		return err
 	}
 	s.log.Info("unit added", "unit", u.ID)
+	s.notifyKMF("unit added")
 	return nil
 }
 
@@ -106,6 +108,7 @@ func (s *Server) RemoveUnit(id uint32) error {
 		sess.cancel(&closeError{protocol.CloseRosterChange, fmt.Sprintf("unit %d was removed from the roster by the administrator", id)})
 	}
 	s.log.Info("unit removed", "unit", id)
+	s.notifyKMF("unit removed")
 	return nil
 }
 
@@ -143,6 +146,7 @@ func (s *Server) SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, error) 
 		s.notifyAffiliation(sess, reason)
 	}
 	s.log.Info("unit talkgroups changed", "unit", id)
+	s.notifyKMF("unit moved between talkgroups")
 	return u, nil
 }
 
@@ -162,10 +166,10 @@ func (s *Server) notifyAffiliation(sess *session, reason string) {
 // ReplaceUnitCredentials enrols a re-issued identity for a unit. The old
 // identity file stops working at once: a connected unit using it is
 // disconnected.
-func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (store.Unit, error) {
+func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing, cert []byte) (store.Unit, error) {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
-	u, err := s.store.ReplaceUnitCredentials(id, fingerprint, hpke, signing)
+	u, err := s.store.ReplaceUnitCredentials(id, fingerprint, hpke, signing, cert)
 	if err != nil {
 		return u, err
 	}
@@ -173,5 +177,6 @@ func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, sig
 		sess.cancel(&closeError{protocol.CloseRosterChange, fmt.Sprintf("the identity of unit %d was re-issued; use the new identity file", id)})
 	}
 	s.log.Info("unit credentials replaced", "unit", id)
+	s.notifyKMF("unit identity re-issued")
 	return u, nil
 }

@@ -282,6 +282,7 @@ func (s *Server) openControl(sess *session) (*quic.Stream, *protocol.Reader, err
 	}
 	str.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	r := protocol.NewReader(str)
+	r.SetLimit(sess.limit)
 	env, err := r.Read()
 	if errors.Is(err, protocol.ErrBadMessage) {
 		return nil, nil, fmt.Errorf("the first control message could not be decoded; it must be Hello")

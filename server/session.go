@@ -47,6 +47,7 @@ type session struct {
 	cancel context.CancelCauseFunc
 	ctrlQ  chan *pb.Envelope
 	voice  *voiceQueue
+	limit  int // largest control message either way (protocol.MaxKMFMessageSize for kmf)
 
 	lastHeard atomic.Int64 // Unix nanoseconds of the last accepted voice datagram
 
@@ -65,8 +66,12 @@ func (s *Server) newSession(ctx context.Context, conn *quic.Conn, u store.Unit) 
 		prioCap: int(s.cfg.PriorityCaps[u.Role]),
 		ctrlQ:   make(chan *pb.Envelope, s.cfg.ControlQueueLen),
 		voice:   newVoiceQueue(s.cfg.VoiceQueueLen),
+		limit:   protocol.MaxMessageSize,
 		tgs:     make(map[uint16]*talkgroup),
 		allowed: allowedSet(u.Talkgroups),
+	}
+	if u.Role == store.RoleKMF {
+		sess.limit = protocol.MaxKMFMessageSize
 	}
 	if conn != nil {
 		sess.remote = conn.RemoteAddr().String()
@@ -146,7 +151,7 @@ func (sess *session) writeControl(str *quic.Stream) {
 			return
 		case env := <-sess.ctrlQ:
 			var err error
-			buf, err = protocol.AppendMessage(buf[:0], env)
+			buf, err = protocol.AppendMessageLimit(buf[:0], env, sess.limit)
 			if err != nil {
 				sess.srv.log.Error("encode control message", "unit", sess.unit, "err", err)
 				continue
@@ -156,7 +161,7 @@ func (sess *session) writeControl(str *quic.Stream) {
 			for len(buf) < 16<<10 {
 				select {
 				case env := <-sess.ctrlQ:
-					if buf, err = protocol.AppendMessage(buf, env); err != nil {
+					if buf, err = protocol.AppendMessageLimit(buf, env, sess.limit); err != nil {
 						sess.srv.log.Error("encode control message", "unit", sess.unit, "err", err)
 					}
 				default:
@@ -197,7 +202,7 @@ func (sess *session) readControl(r *protocol.Reader) {
 			case errors.Is(err, io.EOF), sess.ctx.Err() != nil:
 				sess.cancel(&closeError{protocol.CloseNormal, "the radio closed its session"})
 			case errors.Is(err, protocol.ErrTooLarge):
-				sess.cancel(&closeError{protocol.CloseProtocol, fmt.Sprintf("a control message was larger than %d bytes", protocol.MaxMessageSize)})
+				sess.cancel(&closeError{protocol.CloseProtocol, fmt.Sprintf("a control message was larger than %d bytes", sess.limit)})
 			default:
 				sess.cancel(&closeError{protocol.CloseProtocol, "the control stream broke: " + err.Error()})
 			}
@@ -227,7 +232,8 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 	id := env.Id
 	isRequest := true
 	switch env.Body.(type) {
-	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping:
+	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping,
+		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle:
 	default:
 		isRequest = false
 	}
@@ -262,10 +268,43 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 			ct = b.Ping.ClientTimeMs
 		}
 		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Pong{Pong: &pb.Pong{ClientTimeMs: ct, ServerTimeMs: sess.srv.now().UnixMilli()}}})
+	case *pb.Envelope_KeyRequest:
+		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_KeyBundles{KeyBundles: sess.keyRequest(b.KeyRequest)}})
+	case *pb.Envelope_KmfStatusRequest:
+		if sess.requireKMF(id) {
+			st, err := sess.kmfStatus()
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfStatus{KmfStatus: st}} })
+		}
+	case *pb.Envelope_KmfMembersRequest:
+		if sess.requireKMF(id) {
+			m, err := sess.kmfMembers(b.KmfMembersRequest)
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfMembers{KmfMembers: m}} })
+		}
+	case *pb.Envelope_PutKeyBundle:
+		if sess.requireKMF(id) {
+			err := sess.putKeyBundle(b.PutKeyBundle)
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}} })
+		}
 	default:
 		if id != 0 {
 			sess.replyError(id, pb.ErrorCode_ERROR_UNSUPPORTED, "this relay does not support that message type")
 		}
+	}
+}
+
+// replyResult replies with ok() or, when err is set, with an Error whose
+// code follows the store's sentinel.
+func (sess *session) replyResult(id uint64, err error, ok func() *pb.Envelope) {
+	switch {
+	case err == nil:
+		sess.reply(id, ok())
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnknownTalkgroup):
+		sess.replyError(id, pb.ErrorCode_ERROR_NOT_FOUND, err.Error())
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists):
+		sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, err.Error())
+	default:
+		sess.srv.log.Error("request failed", "unit", sess.unit, "err", err)
+		sess.replyError(id, pb.ErrorCode_ERROR_INTERNAL, "the relay could not carry out the request; try again")
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/internal/agency"
+	"github.com/varta-ptt/varta/kmf"
 	"github.com/varta-ptt/varta/server"
 	"github.com/varta-ptt/varta/server/store"
 )
@@ -47,6 +48,7 @@ const usage = `vartad: the Varta relay and its administration.
   vartad unit set-talkgroups --data DIR --id 101 --talkgroups 100,300
   vartad unit reissue --data DIR --id 101 --out FILE   (new identity file; the old one stops working)
   vartad snapshot  --data DIR
+  vartad kmf       --identity FILE [--server HOST:PORT]   (standalone key management facility)
 
 Roles: officer, dispatcher, commander, kmf, recorder.
 `
@@ -75,6 +77,8 @@ func run(args []string, out io.Writer) error {
 		return cmdUnit(args, out)
 	case "snapshot":
 		return cmdSnapshot(args, out)
+	case "kmf":
+		return cmdKMF(args)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
@@ -126,6 +130,7 @@ func cmdServe(args []string) error {
 	maxTalk := fs.Duration("max-talk-time", 60*time.Second, "longest a unit may hold the floor")
 	snapEvery := fs.Duration("snapshot-every", time.Hour, "how often to snapshot the roster")
 	roleList := fs.String("roles", "officer,dispatcher,commander,kmf,recorder", "roles that may connect")
+	embeddedKMF := fs.Bool("kmf", true, "run the key management facility inside the relay, as the unit in DIR/kmf.pem")
 	if err := parse(fs, args, data); err != nil {
 		return err
 	}
@@ -183,6 +188,17 @@ func cmdServe(args []string) error {
 	fmt.Fprintf(os.Stderr, "vartad: relay listening on %s (UDP/QUIC, ALPN %s); admin socket %s\n", pc.LocalAddr(), pki.ALPN, filepath.Join(*data, server.AdminSocketName))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(context.Background(), pc) }()
+	kmfDone := make(chan struct{})
+	kmfCtx, stopKMF := context.WithCancel(context.Background())
+	defer func() { stopKMF(); <-kmfDone }()
+	if *embeddedKMF {
+		go func() {
+			defer close(kmfDone)
+			runEmbeddedKMF(kmfCtx, *data, pc.LocalAddr().(*net.UDPAddr), log)
+		}()
+	} else {
+		close(kmfDone)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -190,6 +206,8 @@ func cmdServe(args []string) error {
 			return err
 		}
 	}
+	stopKMF()
+	<-kmfDone
 	log.Info("shutting down: telling connected units")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -388,4 +406,53 @@ func joinTalkgroups(tgs []uint16) string {
 		s[i] = strconv.Itoa(int(t))
 	}
 	return strings.Join(s, ",")
+}
+
+// runEmbeddedKMF runs the key management facility against this relay over
+// loopback, as the kmf unit whose identity is DIR/kmf.pem.
+func runEmbeddedKMF(ctx context.Context, data string, listen *net.UDPAddr, log *slog.Logger) {
+	path := filepath.Join(data, agency.KMFFile)
+	id, err := pki.LoadIdentityFile(path)
+	if err != nil {
+		log.Warn("no embedded key management facility: talkgroups get no voice keys until a KMF connects", "err", err,
+			"fix", "vartad unit add --role kmf --id 16777214 --alias KMF --out "+path)
+		return
+	}
+	addr := listen.String()
+	if listen.IP.IsUnspecified() {
+		addr = net.JoinHostPort("127.0.0.1", fmt.Sprint(listen.Port))
+		if listen.IP.To4() == nil {
+			addr = net.JoinHostPort("::1", fmt.Sprint(listen.Port))
+		}
+	}
+	log.Info("embedded key management facility starting", "unit", id.UnitID)
+	if err := kmf.Run(ctx, kmf.Config{Identity: id, Addr: addr, Logger: log}); err != nil {
+		log.Error("key management facility stopped", "err", err)
+	}
+}
+
+func cmdKMF(args []string) error {
+	fs := flag.NewFlagSet("vartad kmf", flag.ContinueOnError)
+	identity := fs.String("identity", "", "the KMF unit's identity file (role kmf)")
+	srvAddr := fs.String("server", "", "relay address (default: the one in the identity file)")
+	rekey := fs.Duration("rekey-every", 24*time.Hour, "rekey every talkgroup this often")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *identity == "" {
+		return errors.New("--identity FILE is required")
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	id, err := pki.LoadIdentityFile(*identity)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return kmf.Run(ctx, kmf.Config{Identity: id, Addr: *srvAddr, Logger: log, RekeyEvery: *rekey})
 }

@@ -9,6 +9,7 @@
 //	DIR/ca.crt, DIR/ca.key          agency CA (key 0600)
 //	DIR/server.crt, DIR/server.key  the relay's identity (key 0600)
 //	DIR/agency.json                 agency name and the relay's advertised address
+//	DIR/kmf.pem                     identity of the embedded key management facility (0600)
 //	DIR/roster.db, DIR/live.db      BuntDB stores (see server/store)
 //	DIR/snapshots/                  periodic roster snapshots
 //	DIR/admin.sock                  admin socket while the relay runs
@@ -37,6 +38,15 @@ type Info struct {
 }
 
 const infoFile = "agency.json"
+
+// KMFFile is the embedded KMF's identity file in the data directory.
+const KMFFile = "kmf.pem"
+
+// Embedded KMF unit: the highest unit IDs are left to infrastructure.
+const (
+	KMFUnitID = 16777214
+	KMFAlias  = "KMF"
+)
 
 // ErrExists is returned by Init when DIR already holds an agency.
 var ErrExists = errors.New("agency: an agency already exists here")
@@ -75,11 +85,27 @@ func Init(dir, name, advertise string, hosts []string) (*Info, error) {
 		return nil, err
 	}
 	info := &Info{Name: name, Advertise: advertise, Created: now.UTC()}
+	if err := writeInfo(dir, info); err != nil {
+		return nil, err
+	}
+	// The embedded KMF is a unit like any other, with role kmf.
+	st, err = store.Open(store.Config{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := Enrol(dir, st, EnrolSpec{ID: KMFUnitID, Alias: KMFAlias, Role: store.RoleKMF, Out: filepath.Join(dir, KMFFile), ValidFor: 5 * 365 * 24 * time.Hour}); err != nil {
+		return nil, fmt.Errorf("agency: enrol the embedded KMF: %w", err)
+	}
+	return info, st.Close()
+}
+
+func writeInfo(dir string, info *Info) error {
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, infoFile), append(b, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("agency: write %s: %w", infoFile, err)
+		return fmt.Errorf("agency: write %s: %w", infoFile, err)
 	}
-	return info, nil
+	return nil
 }
 
 // Load reads DIR/agency.json.
@@ -183,7 +209,7 @@ func UnitRecord(id *pki.Identity, tgs []uint16) (store.Unit, error) {
 	return store.Unit{
 		ID: id.UnitID, Alias: id.Alias, Role: role, Talkgroups: tgs,
 		CertFingerprint: pki.Fingerprint(id.Cert),
-		HPKEPublicKey:   hp.Bytes(), SigningPublicKey: sp,
+		HPKEPublicKey:   hp.Bytes(), SigningPublicKey: sp, Cert: id.Cert.Raw,
 		Enrolled: time.Now().UTC(),
 	}, nil
 }
@@ -222,7 +248,7 @@ func Reissue(dir string, roster server.Roster, id uint32, serverAddr, out string
 	if err := pki.WriteIdentityFile(out, ident); err != nil {
 		return nil, err
 	}
-	if _, err := roster.ReplaceUnitCredentials(id, rec.CertFingerprint, rec.HPKEPublicKey, rec.SigningPublicKey); err != nil {
+	if _, err := roster.ReplaceUnitCredentials(id, rec.CertFingerprint, rec.HPKEPublicKey, rec.SigningPublicKey, rec.Cert); err != nil {
 		os.Remove(out)
 		return nil, err
 	}

@@ -100,6 +100,15 @@ func TestDamagedRosterRefused(t *testing.T) {
 	unit := func(id uint32, tgs ...uint16) string {
 		return encodeUnit(Unit{ID: id, Alias: "x", Role: RoleOfficer, Talkgroups: tgs})
 	}
+	// keys is a keys record of tg at epoch 3, fresh, with the member keys
+	// of units.
+	keys := func(tg uint16, units ...uint32) string {
+		k := talkgroupKeys{KeyState: KeyState{Talkgroup: tg, Epoch: 3}}
+		for _, u := range units {
+			k.keys = append(k.keys, memberKeyRecord{Unit: u, Key: []byte("secret key")})
+		}
+		return encodeKeys(k)
+	}
 	tests := []struct {
 		name    string
 		damage  func(t *testing.T, data []byte) []byte
@@ -143,6 +152,51 @@ func TestDamagedRosterRefused(t *testing.T) {
 		{"value without version", func(t *testing.T, d []byte) []byte {
 			return appendCommit(t, d, change{key: talkgroupKey(7), val: `{"id":7,"name":"x"}`})
 		}, "no schema version"},
+		{"keys value edited, still JSON", func(t *testing.T, d []byte) []byte {
+			return replaceOnce(t, d, `"tg":200,"epoch":0`, `"tg":200,"epoch":1`)
+		}, "does not match its checksum"},
+		{"member key edited", func(t *testing.T, d []byte) []byte {
+			d = appendCommit(t, d, change{key: keysKey(100), val: keys(100, 102)})
+			return replaceOnce(t, d, "c2VjcmV0IGtleQ==", "c2VjcmV0IGtleA==")
+		}, "does not match its checksum"},
+		{"keys of a missing talkgroup", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: keysKey(7), val: keys(7)})
+		}, "holds the keys of talkgroup 7, which does not exist"},
+		{"keys of another talkgroup", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: keysKey(100), val: keys(200, 102)})
+		}, "holds the keys of talkgroup 200"},
+		{"key for a unit without credentials", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: keysKey(100), val: keys(100, 101, 102)})
+		}, "holds a key for unit 101, which may not hold it (it has no credentials)"},
+		{"key for a unit not in the roster", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: keysKey(100), val: keys(100, 102, 999)})
+		}, "holds a key for unit 999, which may not hold it (it is not in the roster)"},
+		{"key for a stunned unit", func(t *testing.T, d []byte) []byte {
+			u := encodeUnit(Unit{ID: 102, Alias: "Dispatch", Role: RoleDispatcher, Talkgroups: []uint16{100, 200},
+				CertFingerprint: fp1, HPKEPublicKey: []byte{1, 2, 3}, SigningPublicKey: []byte{4, 5, 6}, Stunned: true})
+			return appendCommit(t, d, change{key: unitKey(102), val: u}, change{key: keysKey(100), val: keys(100, 102)})
+		}, "(it is stunned)"},
+		{"keys without an epoch", func(t *testing.T, d []byte) []byte {
+			k := noKeys(100)
+			k.keys = []memberKeyRecord{{Unit: 102, Key: []byte{1}}}
+			return appendCommit(t, d, change{key: keysKey(100), val: encodeKeys(k)})
+		}, "epoch 0 with keys"},
+		{"member keys out of order", func(t *testing.T, d []byte) []byte {
+			return appendCommit(t, d, change{key: keysKey(100), val: strings.Replace(keys(100, 102, 103), `"unit":103`, `"unit":101`, 1)})
+		}, "not sorted"},
+		{"empty member key", func(t *testing.T, d []byte) []byte {
+			k := talkgroupKeys{KeyState: KeyState{Talkgroup: 100, Epoch: 3}, keys: []memberKeyRecord{{Unit: 102}}}
+			return appendCommit(t, d, change{key: keysKey(100), val: encodeKeys(k)})
+		}, "key of unit 102 is 0 bytes"},
+		{"stale without a reason", func(t *testing.T, d []byte) []byte {
+			k := talkgroupKeys{KeyState: KeyState{Talkgroup: 100, Epoch: 3, Stale: true}}
+			return appendCommit(t, d, change{key: keysKey(100), val: encodeKeys(k)})
+		}, "stale without a reason"},
+		{"certificate of another unit", func(t *testing.T, d []byte) []byte {
+			u := encodeUnit(Unit{ID: 7, Alias: "x", Role: RoleOfficer,
+				CertFingerprint: fp1, HPKEPublicKey: []byte{1}, SigningPublicKey: []byte{2}, Cert: []byte("another certificate")})
+			return appendCommit(t, d, change{key: unitKey(7), val: u})
+		}, "does not match its fingerprint"},
 		{"unknown key", func(t *testing.T, d []byte) []byte {
 			return appendCommit(t, d, change{key: "bogus", val: "{}"})
 		}, "unknown key"},
@@ -271,14 +325,41 @@ func TestDamagedMessage(t *testing.T) {
 func TestNewerSchemaRefused(t *testing.T) {
 	t.Parallel()
 	good, _ := populatedFile(t)
-	data := appendCommit(t, good, change{key: talkgroupKey(7), val: `{"v":2,"id":7,"name":"x","colour":"red"}`})
-	dir, path := writeRoster(t, data)
-	_, err := Open(Config{Dir: dir})
-	if !errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrDamaged) {
-		t.Fatalf("Open = %v, want ErrNewerSchema", err)
+	newer := schemaVersion + 1
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"talkgroup", appendCommit(t, good, change{key: talkgroupKey(7), val: fmt.Sprintf(`{"v":%d,"id":7,"name":"x","colour":"red"}`, newer)})},
+		{"keys", appendCommit(t, good, change{key: keysKey(100), val: fmt.Sprintf(`{"v":%d,"tg":100,"epoch":9,"ratchet":"x"}`, newer)})},
+		{"commit marker", func() []byte {
+			// As an older Varta sees a roster.db that this one changed.
+			at := int64(len(good))
+			d := appendSetRecord(bytes.Clone(good), talkgroupKey(7), encodeTalkgroup(Talkgroup{ID: 7, Name: "x"}))
+			var sum commitSum
+			sum.add(false, talkgroupKey(7), encodeTalkgroup(Talkgroup{ID: 7, Name: "x"}))
+			pf, _ := parseFile(good, false)
+			rc, _ := checkRoster(pf)
+			m := commitMarker{V: newer, Seq: rc.lastSeq + 1, At: at, Records: 2, Sum: sum.String()}
+			m.Check = m.check()
+			return appendSetRecord(d, metaCommitKey, mustJSON(m))
+		}()},
 	}
-	if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
-		t.Error("Open changed the file")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir, path := writeRoster(t, tt.data)
+			_, err := Open(Config{Dir: dir})
+			if !errors.Is(err, ErrNewerSchema) || errors.Is(err, ErrDamaged) {
+				t.Fatalf("Open = %v, want ErrNewerSchema", err)
+			}
+			if !strings.Contains(err.Error(), "written by a newer version of Varta") {
+				t.Errorf("message %q does not say a newer version wrote the file", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, tt.data) {
+				t.Error("Open changed the file")
+			}
+		})
 	}
 }
 
@@ -362,12 +443,24 @@ func TestTornRosterTail(t *testing.T) {
 		}
 		mark()
 	}
-	// A commit of four records: the talkgroup, two units, the marker.
+	// A commit of five records: the talkgroup, its keys, two units, the
+	// marker.
 	if err := s.RemoveTalkgroup(100); err != nil {
 		t.Fatal(err)
 	}
 	mark()
 	if _, err := s.SetUnitStunned(101, true); err != nil {
+		t.Fatal(err)
+	}
+	mark()
+	if err := s.AddUnit(enrolled(103, 200)); err != nil {
+		t.Fatal(err)
+	}
+	mark()
+	putKeys(t, s, 200, 1, 103)
+	mark()
+	// The unit, and the keys of talkgroup 200 made stale without its key.
+	if _, err := s.SetUnitStunned(103, true); err != nil {
 		t.Fatal(err)
 	}
 	mark()
@@ -525,6 +618,10 @@ func FuzzOpen(f *testing.F) {
 	s.AddTalkgroup(Talkgroup{ID: 1, Name: "a"})
 	s.AddUnit(Unit{ID: 2, Alias: "b", Role: RoleOfficer, Talkgroups: []uint16{1}})
 	s.RemoveTalkgroup(1)
+	s.AddTalkgroup(Talkgroup{ID: 3, Name: "c"})
+	s.AddUnit(enrolled(4, 3))
+	s.PutKeys(3, 1, kmfCert, map[uint32][]byte{4: keyFor(4, 1)})
+	s.SetUnitStunned(4, true)
 	s.SetPresence(Presence{Unit: 2, Online: true, Remote: "192.0.2.1:1"})
 	s.Close()
 	roster, _ := os.ReadFile(filepath.Join(dir, rosterFile))
@@ -572,6 +669,10 @@ func FuzzCheckRoster(f *testing.F) {
 	s.AddTalkgroup(Talkgroup{ID: 1, Name: "a"})
 	s.AddUnit(Unit{ID: 2, Alias: "b", Role: RoleOfficer, Talkgroups: []uint16{1}})
 	s.RemoveTalkgroup(1)
+	s.AddTalkgroup(Talkgroup{ID: 3, Name: "c"})
+	s.AddUnit(enrolled(4, 3))
+	s.PutKeys(3, 1, kmfCert, map[uint32][]byte{4: keyFor(4, 1)})
+	s.SetUnitStunned(4, true)
 	s.Close()
 	seed, _ := os.ReadFile(filepath.Join(dir, rosterFile))
 	f.Add(seed)

@@ -218,6 +218,9 @@ func isRosterKey(key string) bool {
 	if id, ok := parseKeyID(key, talkgroupPfx, talkgroupWidth); ok {
 		return id >= 1 && id <= 1<<16-1
 	}
+	if id, ok := parseKeyID(key, keysPfx, talkgroupWidth); ok {
+		return id >= 1 && id <= 1<<16-1
+	}
 	id, ok := parseKeyID(key, unitPfx, unitWidth)
 	return ok && id >= 1 && id <= MaxUnitID
 }

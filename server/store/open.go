@@ -74,7 +74,8 @@ func (s *Store) checkRosterFile() (*checkedFile, error) {
 }
 
 // checkRosterValues decodes every value of the roster and checks the rules
-// that span records: each unit's talkgroups exist.
+// that span records: each unit's talkgroups exist, and each keys record's
+// talkgroup exists and its member keys are for units that may hold them.
 func (s *Store) checkRosterValues(path string, state map[string]record) error {
 	if len(state) == 0 {
 		return nil
@@ -93,6 +94,7 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 	}
 	tgs := make(map[uint16]bool)
 	var units []Unit
+	var tgKeys []talkgroupKeys
 	for _, k := range keys {
 		r := state[k]
 		var err error
@@ -110,6 +112,11 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 			if u, err = decodeUnit(k, r.val); err == nil {
 				units = append(units, u)
 			}
+		case strings.HasPrefix(k, keysPfx):
+			var tk talkgroupKeys
+			if tk, err = decodeKeys(k, r.val); err == nil {
+				tgKeys = append(tgKeys, tk)
+			}
 		default:
 			err = errors.New("unknown key")
 		}
@@ -117,11 +124,24 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 			return s.valueError(path, r, err)
 		}
 	}
-	for _, u := range units {
+	byID := make(map[uint32]*Unit, len(units))
+	for i, u := range units {
+		byID[u.ID] = &units[i]
 		for _, tg := range u.Talkgroups {
 			if !tgs[tg] {
 				r := state[unitKey(u.ID)]
 				return s.valueError(path, r, fmt.Errorf("names talkgroup %d, which does not exist", tg))
+			}
+		}
+	}
+	for _, tk := range tgKeys {
+		r := state[keysKey(tk.Talkgroup)]
+		if !tgs[tk.Talkgroup] {
+			return s.valueError(path, r, fmt.Errorf("holds the keys of talkgroup %d, which does not exist", tk.Talkgroup))
+		}
+		for _, mk := range tk.keys {
+			if u := byID[mk.Unit]; !mayHoldKey(u, tk.Talkgroup) {
+				return s.valueError(path, r, fmt.Errorf("holds a key for unit %d, which may not hold it (%s)", mk.Unit, whyNotHolder(u)))
 			}
 		}
 	}
@@ -296,7 +316,7 @@ func (s *Store) loadLive(f *checkedFile) error {
 		return fmt.Errorf("store: read %s: %w", path, err)
 	}
 	if n == 0 {
-		rec := mustJSON(schemaRecord{V: schemaVersion, Created: s.cfg.Now().UTC()})
+		rec := mustJSON(schemaRecord{V: liveSchemaVersion, Created: s.cfg.Now().UTC()})
 		err = s.live.Update(func(tx *buntdb.Tx) error {
 			_, _, err := tx.Set(metaSchemaKey, rec, nil)
 			return err

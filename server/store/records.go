@@ -17,6 +17,11 @@ import (
 //	roster.db:
 //	  meta:schema              schemaRecord, written when the store is created
 //	  meta:commit              commitMarker of the newest commit (see commit.go)
+//	  keys:00100               keysRecord: talkgroup 100's key state and the
+//	                           member keys of its current epoch, 5 digits
+//	                           (see keys.go); written by AddTalkgroup, deleted
+//	                           with the talkgroup; a talkgroup without one
+//	                           (a version 1 file) has no key yet
 //	  tg:00100                 talkgroupRecord, 5 digits
 //	  unit:00000101            unitRecord, 8 digits
 //	live.db:
@@ -25,17 +30,31 @@ import (
 const (
 	metaSchemaKey  = "meta:schema"
 	metaCommitKey  = "meta:commit"
+	keysPfx        = "keys:"
 	talkgroupPfx   = "tg:"
 	unitPfx        = "unit:"
 	presencePfx    = "presence:"
-	schemaVersion  = 1
 	talkgroupWidth = 5
 	unitWidth      = 8
+)
+
+// Schema versions. Version 2 added the certificate to unit records ("cert")
+// and the keys: records. Open reads versions 1 and 2 alike: a version 1
+// record is a version 2 record without the new fields. roster.db is written
+// at version 2; since every commit marker carries the version, an older
+// Varta refuses a roster.db that this version has changed as written by a
+// newer version (ErrNewerSchema), not as damaged. live.db did not change and
+// is still written at version 1, which older versions read.
+const (
+	schemaVersion     = 2 // the newest version this build reads; roster.db is written at it
+	minSchemaVersion  = 1 // the oldest version this build reads
+	liveSchemaVersion = 1 // the version live.db is written at
 )
 
 func talkgroupKey(id uint16) string { return fmt.Sprintf("%s%05d", talkgroupPfx, id) }
 func unitKey(id uint32) string      { return fmt.Sprintf("%s%08d", unitPfx, id) }
 func presenceKey(id uint32) string  { return fmt.Sprintf("%s%08d", presencePfx, id) }
+func keysKey(tg uint16) string      { return fmt.Sprintf("%s%05d", keysPfx, tg) }
 
 func isPresenceKey(key string) bool {
 	id, ok := parseKeyID(key, presencePfx, unitWidth)
@@ -83,8 +102,26 @@ type unitRecord struct {
 	CertFingerprint  string    `json:"cert_sha256,omitempty"`
 	HPKEPublicKey    []byte    `json:"hpke_public_key,omitempty"`
 	SigningPublicKey []byte    `json:"signing_public_key,omitempty"`
+	Cert             []byte    `json:"cert,omitempty"` // since version 2
 	Stunned          bool      `json:"stunned,omitempty"`
 	Enrolled         time.Time `json:"enrolled"`
+}
+
+// keysRecord is a talkgroup's key state and the member keys of its current
+// epoch (since version 2).
+type keysRecord struct {
+	V         int               `json:"v"`
+	Talkgroup uint16            `json:"tg"`
+	Epoch     uint32            `json:"epoch"`
+	Stale     bool              `json:"stale,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	KMFCert   []byte            `json:"kmf_cert,omitempty"`
+	Keys      []memberKeyRecord `json:"keys,omitempty"` // sorted by unit, unique
+}
+
+type memberKeyRecord struct {
+	Unit uint32 `json:"unit"`
+	Key  []byte `json:"key"`
 }
 
 type presenceRecord struct {
@@ -114,13 +151,20 @@ func encodeUnit(u Unit) string {
 	return mustJSON(unitRecord{
 		V: schemaVersion, ID: u.ID, Alias: u.Alias, Role: u.Role, Talkgroups: u.Talkgroups,
 		CertFingerprint: u.CertFingerprint, HPKEPublicKey: u.HPKEPublicKey, SigningPublicKey: u.SigningPublicKey,
-		Stunned: u.Stunned, Enrolled: u.Enrolled.UTC(),
+		Cert: u.Cert, Stunned: u.Stunned, Enrolled: u.Enrolled.UTC(),
+	})
+}
+
+func encodeKeys(k talkgroupKeys) string {
+	return mustJSON(keysRecord{
+		V: schemaVersion, Talkgroup: k.Talkgroup, Epoch: k.Epoch, Stale: k.Stale, Reason: k.Reason,
+		KMFCert: k.kmfCert, Keys: k.keys,
 	})
 }
 
 func encodePresence(p Presence) string {
 	return mustJSON(presenceRecord{
-		V: schemaVersion, Unit: p.Unit, Online: p.Online, Remote: p.Remote,
+		V: liveSchemaVersion, Unit: p.Unit, Online: p.Online, Remote: p.Remote,
 		Since: p.Since.UTC(), LastHeard: p.LastHeard.UTC(),
 	})
 }
@@ -130,11 +174,11 @@ func encodePresence(p Presence) string {
 type newerSchemaError struct{ v int }
 
 func (e *newerSchemaError) Error() string {
-	return fmt.Sprintf("schema version %d; this version of Varta reads version %d", e.v, schemaVersion)
+	return fmt.Sprintf("schema version %d; this version of Varta reads versions %d to %d", e.v, minSchemaVersion, schemaVersion)
 }
 
 // decodeStrict decodes a JSON object into v, refusing unknown fields,
-// trailing data and a version other than schemaVersion.
+// trailing data and a version outside minSchemaVersion..schemaVersion.
 func decodeStrict(val string, v any) error {
 	var hdr struct {
 		V *int `json:"v"`
@@ -147,7 +191,7 @@ func decodeStrict(val string, v any) error {
 		return errors.New("no schema version")
 	case *hdr.V > schemaVersion:
 		return &newerSchemaError{*hdr.V}
-	case *hdr.V != schemaVersion:
+	case *hdr.V < minSchemaVersion:
 		return fmt.Errorf("unknown schema version %d", *hdr.V)
 	}
 	dec := json.NewDecoder(bytes.NewReader([]byte(val)))
@@ -186,7 +230,7 @@ func decodeUnit(key, val string) (Unit, error) {
 	u := Unit{
 		ID: r.ID, Alias: r.Alias, Role: r.Role, Talkgroups: r.Talkgroups,
 		CertFingerprint: r.CertFingerprint, HPKEPublicKey: r.HPKEPublicKey, SigningPublicKey: r.SigningPublicKey,
-		Stunned: r.Stunned, Enrolled: r.Enrolled,
+		Cert: r.Cert, Stunned: r.Stunned, Enrolled: r.Enrolled,
 	}
 	if key != unitKey(u.ID) {
 		return Unit{}, fmt.Errorf("holds unit %d", u.ID)
@@ -199,6 +243,32 @@ func decodeUnit(key, val string) (Unit, error) {
 		return Unit{}, errors.New("talkgroups or fingerprint not in canonical form")
 	}
 	return n, nil
+}
+
+// decodeKeys decodes and checks a keys record; whether its talkgroup exists
+// and its units may hold the key is checked by the caller.
+func decodeKeys(key, val string) (talkgroupKeys, error) {
+	var r keysRecord
+	if err := decodeStrict(val, &r); err != nil {
+		return talkgroupKeys{}, err
+	}
+	if key != keysKey(r.Talkgroup) {
+		return talkgroupKeys{}, fmt.Errorf("holds the keys of talkgroup %d", r.Talkgroup)
+	}
+	k := talkgroupKeys{
+		KeyState: KeyState{Talkgroup: r.Talkgroup, Epoch: r.Epoch, Stale: r.Stale, Reason: r.Reason},
+	}
+	// Empty, not nil, slices decode from "" and []; keep them nil.
+	if len(r.KMFCert) > 0 {
+		k.kmfCert = r.KMFCert
+	}
+	if len(r.Keys) > 0 {
+		k.keys = r.Keys
+	}
+	if err := k.check(); err != nil {
+		return talkgroupKeys{}, err
+	}
+	return k, nil
 }
 
 func decodePresence(key, val string) (Presence, error) {

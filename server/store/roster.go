@@ -136,9 +136,9 @@ func checkTalkgroupsExist(tx *buntdb.Tx, tgs []uint16) error {
 	}
 }
 
-// AddTalkgroup adds tg. It returns an error matching ErrExists if the ID is
-// taken, or ErrInvalid if tg breaks a rule. The change is on disk when it
-// returns.
+// AddTalkgroup adds tg, with no key yet (KeyState: Epoch 0, Stale). It
+// returns an error matching ErrExists if the ID is taken, or ErrInvalid if tg
+// breaks a rule. The change is on disk when it returns.
 func (s *Store) AddTalkgroup(tg Talkgroup) error {
 	if err := checkTalkgroup(tg); err != nil {
 		return err
@@ -150,14 +150,17 @@ func (s *Store) AddTalkgroup(tg Talkgroup) error {
 		} else if !errors.Is(err, buntdb.ErrNotFound) {
 			return nil, err
 		}
-		return []change{{key: key, val: encodeTalkgroup(tg)}}, nil
+		return []change{
+			{key: key, val: encodeTalkgroup(tg)},
+			{key: keysKey(tg.ID), val: encodeKeys(noKeys(tg.ID))},
+		}, nil
 	})
 }
 
-// RemoveTalkgroup removes talkgroup id and, in the same transaction, takes
-// it out of every unit's Talkgroups. It returns an error matching
-// ErrNotFound if there is no such talkgroup. The change is on disk when it
-// returns.
+// RemoveTalkgroup removes talkgroup id and, in the same transaction, its
+// keys, and takes it out of every unit's Talkgroups. It returns an error
+// matching ErrNotFound if there is no such talkgroup. The change is on disk
+// when it returns.
 func (s *Store) RemoveTalkgroup(id uint16) error {
 	if err := checkTalkgroupID(id); err != nil {
 		return err
@@ -167,6 +170,11 @@ func (s *Store) RemoveTalkgroup(id uint16) error {
 			return nil, err
 		}
 		changes := []change{{key: talkgroupKey(id), del: true}}
+		if _, err := tx.Get(keysKey(id)); err == nil {
+			changes = append(changes, change{key: keysKey(id), del: true})
+		} else if !errors.Is(err, buntdb.ErrNotFound) {
+			return nil, err
+		}
 		var derr error
 		err := tx.AscendKeys(unitPfx+"*", func(key, val string) bool {
 			u, err := decodeUnit(key, val)
@@ -222,9 +230,11 @@ func (s *Store) Talkgroups() ([]Talkgroup, error) {
 
 // AddUnit adds u. Its Talkgroups are sorted and de-duplicated, and each must
 // exist (else an error matching ErrUnknownTalkgroup names them). If u has
-// credentials and a zero Enrolled, Enrolled is set to Config.Now. It returns
-// an error matching ErrExists if the ID is taken, or ErrInvalid if u breaks a
-// rule. The change is on disk when it returns.
+// credentials and a zero Enrolled, Enrolled is set to Config.Now. If u has
+// credentials and is not stunned, the keys of its talkgroups become stale
+// ("unit 101 joined") in the same commit. It returns an error matching
+// ErrExists if the ID is taken, or ErrInvalid if u breaks a rule. The change
+// is on disk when it returns.
 func (s *Store) AddUnit(u Unit) error {
 	u, err := normalizeUnit(u)
 	if err != nil {
@@ -243,22 +253,33 @@ func (s *Store) AddUnit(u Unit) error {
 		if err := checkTalkgroupsExist(tx, u.Talkgroups); err != nil {
 			return nil, err
 		}
-		return []change{{key: key, val: encodeUnit(u)}}, nil
+		kc, err := keyChanges(tx, nil, &u, keyReasons{gain: "joined"})
+		if err != nil {
+			return nil, err
+		}
+		return append([]change{{key: key, val: encodeUnit(u)}}, kc...), nil
 	})
 }
 
 // RemoveUnit removes unit id from the roster, and its presence from the live
-// state. It returns an error matching ErrNotFound if there is no such unit.
-// The roster change is on disk when it returns.
+// state. In the same commit, the keys of the talkgroups it could hold become
+// stale ("unit 101 removed") and its own member keys are deleted. It returns
+// an error matching ErrNotFound if there is no such unit. The roster change
+// is on disk when it returns.
 func (s *Store) RemoveUnit(id uint32) error {
 	if err := checkUnitID(id); err != nil {
 		return err
 	}
 	err := s.commitRoster(func(tx *buntdb.Tx) ([]change, error) {
-		if _, err := getUnit(tx, id); err != nil {
+		u, err := getUnit(tx, id)
+		if err != nil {
 			return nil, err
 		}
-		return []change{{key: unitKey(id), del: true}}, nil
+		kc, err := keyChanges(tx, &u, nil, keyReasons{loss: "removed"})
+		if err != nil {
+			return nil, err
+		}
+		return append([]change{{key: unitKey(id), del: true}}, kc...), nil
 	})
 	if err != nil {
 		return err
@@ -310,9 +331,10 @@ func (s *Store) Units() ([]Unit, error) {
 	return units, err
 }
 
-// updateUnit applies fn to unit id and writes the result if it changed.
-// fn may return an error to change nothing.
-func (s *Store) updateUnit(id uint32, fn func(tx *buntdb.Tx, u *Unit) error) (Unit, error) {
+// updateUnit applies fn to unit id and writes the result if it changed,
+// together with the changes to keys that it makes (see keyChanges), which
+// why explains. fn may return an error to change nothing.
+func (s *Store) updateUnit(id uint32, why keyReasons, fn func(tx *buntdb.Tx, u *Unit) error) (Unit, error) {
 	if err := checkUnitID(id); err != nil {
 		return Unit{}, err
 	}
@@ -322,15 +344,22 @@ func (s *Store) updateUnit(id uint32, fn func(tx *buntdb.Tx, u *Unit) error) (Un
 		if err != nil {
 			return nil, err
 		}
+		before := u
+		before.Talkgroups = slices.Clone(u.Talkgroups)
 		old := encodeUnit(u)
 		if err := fn(tx, &u); err != nil {
 			return nil, err
 		}
 		out = u
-		if val := encodeUnit(u); val != old {
-			return []change{{key: unitKey(id), val: val}}, nil
+		val := encodeUnit(u)
+		if val == old {
+			return nil, nil
 		}
-		return nil, nil
+		kc, err := keyChanges(tx, &before, &u, why)
+		if err != nil {
+			return nil, err
+		}
+		return append([]change{{key: unitKey(id), val: val}}, kc...), nil
 	})
 	if err != nil {
 		return Unit{}, err
@@ -339,7 +368,10 @@ func (s *Store) updateUnit(id uint32, fn func(tx *buntdb.Tx, u *Unit) error) (Un
 }
 
 // SetUnitTalkgroups makes tgs (sorted and de-duplicated) the talkgroups of
-// unit id and returns the updated unit. It returns an error matching
+// unit id and returns the updated unit. If the unit has credentials and is
+// not stunned, the keys of the talkgroups it joins ("unit 101 joined") and
+// leaves ("unit 101 left") become stale in the same commit, and its member
+// keys of those it leaves are deleted. It returns an error matching
 // ErrNotFound if there is no such unit, or ErrUnknownTalkgroup naming the
 // talkgroups that do not exist. The change is on disk when it returns.
 func (s *Store) SetUnitTalkgroups(id uint32, tgs []uint16) (Unit, error) {
@@ -347,7 +379,7 @@ func (s *Store) SetUnitTalkgroups(id uint32, tgs []uint16) (Unit, error) {
 	if err != nil {
 		return Unit{}, err
 	}
-	return s.updateUnit(id, func(tx *buntdb.Tx, u *Unit) error {
+	return s.updateUnit(id, keyReasons{gain: "joined", loss: "left"}, func(tx *buntdb.Tx, u *Unit) error {
 		if err := checkTalkgroupsExist(tx, tgs); err != nil {
 			return err
 		}
@@ -356,32 +388,38 @@ func (s *Store) SetUnitTalkgroups(id uint32, tgs []uint16) (Unit, error) {
 	})
 }
 
-// SetUnitStunned stuns or revives unit id and returns the updated unit. It
-// returns an error matching ErrNotFound if there is no such unit. The change
-// is on disk when it returns.
+// SetUnitStunned stuns or revives unit id and returns the updated unit. If
+// the unit has credentials, the keys of its talkgroups become stale ("unit
+// 101 stunned", "unit 101 revived") in the same commit, and a stunned unit's
+// member keys are deleted. It returns an error matching ErrNotFound if there
+// is no such unit. The change is on disk when it returns.
 func (s *Store) SetUnitStunned(id uint32, stunned bool) (Unit, error) {
-	return s.updateUnit(id, func(_ *buntdb.Tx, u *Unit) error {
+	return s.updateUnit(id, keyReasons{gain: "revived", loss: "stunned"}, func(_ *buntdb.Tx, u *Unit) error {
 		u.Stunned = stunned
 		return nil
 	})
 }
 
-// ReplaceUnitCredentials re-issues unit id's identity: the fingerprint of
-// its new certificate and its new public keys, all required, with Enrolled
-// set to Config.Now. The old certificate stops matching at once. It returns
-// the updated unit, or an error matching ErrNotFound or ErrInvalid. The
-// change is on disk when it returns.
-func (s *Store) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing []byte) (Unit, error) {
-	if fingerprint == "" || len(hpke) == 0 || len(signing) == 0 {
-		return Unit{}, invalidf("new credentials of unit %d need a certificate fingerprint, an HPKE public key and a signing public key", id)
+// ReplaceUnitCredentials re-issues unit id's identity: its new certificate
+// (DER) and that certificate's fingerprint (lower-case hex SHA-256, which
+// must match), and its new public keys, all required, with Enrolled set to
+// Config.Now. The old certificate stops matching at once. If the unit is not
+// stunned, the keys of its talkgroups become stale ("unit 101 re-issued") in
+// the same commit, and its member keys are deleted if its HPKE key changed.
+// It returns the updated unit, or an error matching ErrNotFound or
+// ErrInvalid. The change is on disk when it returns.
+func (s *Store) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, signing, cert []byte) (Unit, error) {
+	if fingerprint == "" || len(hpke) == 0 || len(signing) == 0 || len(cert) == 0 {
+		return Unit{}, invalidf("new credentials of unit %d need a certificate, its fingerprint, an HPKE public key and a signing public key", id)
 	}
-	fp, hpke, signing, err := normalizeCredentials(id, fingerprint, hpke, signing)
+	c, err := normalizeCredentials(id, credentials{fp: fingerprint, hpke: hpke, signing: signing, cert: cert})
 	if err != nil {
 		return Unit{}, err
 	}
 	now := s.cfg.Now().UTC()
-	return s.updateUnit(id, func(_ *buntdb.Tx, u *Unit) error {
-		u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey, u.Enrolled = fp, hpke, signing, now
+	return s.updateUnit(id, keyReasons{gain: "re-issued", reissue: "re-issued"}, func(_ *buntdb.Tx, u *Unit) error {
+		u.setCredentials(c)
+		u.Enrolled = now
 		return nil
 	})
 }

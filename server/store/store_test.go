@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -65,6 +67,15 @@ const (
 	fp2 = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 )
 
+// certFP is the fingerprint of a certificate's DER.
+func certFP(cert []byte) string {
+	sum := sha256.Sum256(cert)
+	return hex.EncodeToString(sum[:])
+}
+
+// cert2 stands in for the DER of a re-issued certificate of unit 102.
+var cert2 = []byte("certificate of unit 102, re-issued")
+
 // populate adds talkgroups 100 and 200 and units 101 (in 100) and 102 (in
 // 100 and 200, with credentials).
 func populate(t testing.TB, s *Store) {
@@ -90,6 +101,10 @@ func populate(t testing.TB, s *Store) {
 type rosterState struct {
 	Talkgroups []Talkgroup
 	Units      []Unit
+	Keys       []KeyState
+	// MemberKeys are the keys of every unit in every talkgroup with an
+	// epoch, by talkgroup, then unit.
+	MemberKeys []MemberKey
 }
 
 func stateOf(t testing.TB, s *Store) rosterState {
@@ -102,7 +117,27 @@ func stateOf(t testing.TB, s *Store) rosterState {
 	if err != nil {
 		t.Fatalf("Units: %v", err)
 	}
-	return rosterState{tgs, units}
+	keys, err := s.KeyStates()
+	if err != nil {
+		t.Fatalf("KeyStates: %v", err)
+	}
+	var mks []MemberKey
+	for _, st := range keys {
+		if st.Epoch == 0 {
+			continue
+		}
+		for _, u := range units {
+			mk, err := s.MemberKey(st.Talkgroup, u.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("MemberKey(%d, %d): %v", st.Talkgroup, u.ID, err)
+			}
+			mks = append(mks, mk)
+		}
+	}
+	return rosterState{tgs, units, keys, mks}
 }
 
 func TestParseRole(t *testing.T) {
@@ -354,21 +389,31 @@ func TestRosterUpdates(t *testing.T) {
 		{name: "stun no unit", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitStunned(999, true) }, want: ErrNotFound},
 		{name: "replace credentials", do: func(s *Store, c *clock) (Unit, error) {
 			c.Advance(time.Hour)
-			return s.ReplaceUnitCredentials(102, fp2, []byte{7, 7}, []byte{8, 8})
+			return s.ReplaceUnitCredentials(102, strings.ToUpper(certFP(cert2)), []byte{7, 7}, []byte{8, 8}, cert2)
 		}, check: func(t *testing.T, c *clock, u Unit) {
-			if u.CertFingerprint != fp2 || !bytes.Equal(u.HPKEPublicKey, []byte{7, 7}) ||
-				!bytes.Equal(u.SigningPublicKey, []byte{8, 8}) || !u.Enrolled.Equal(c.Now()) {
+			if u.CertFingerprint != certFP(cert2) || !bytes.Equal(u.HPKEPublicKey, []byte{7, 7}) ||
+				!bytes.Equal(u.SigningPublicKey, []byte{8, 8}) || !bytes.Equal(u.Cert, cert2) || !u.Enrolled.Equal(c.Now()) {
 				t.Errorf("credentials not replaced: %+v", u)
 			}
 		}},
-		{name: "replace credentials empty", do: func(s *Store, _ *clock) (Unit, error) { return s.ReplaceUnitCredentials(102, "", []byte{1}, []byte{1}) },
-			want: ErrInvalid},
-		{name: "replace credentials bad fingerprint", do: func(s *Store, _ *clock) (Unit, error) {
-			return s.ReplaceUnitCredentials(102, "zz", []byte{1}, []byte{1})
+		{name: "replace credentials empty", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(102, "", []byte{1}, []byte{1}, cert2)
 		},
 			want: ErrInvalid},
+		{name: "replace credentials bad fingerprint", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(102, "zz", []byte{1}, []byte{1}, cert2)
+		},
+			want: ErrInvalid},
+		{name: "replace credentials without certificate", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(102, fp2, []byte{1}, []byte{1}, nil)
+		},
+			want: ErrInvalid, wantMsg: "need a certificate"},
+		{name: "replace credentials with another certificate", do: func(s *Store, _ *clock) (Unit, error) {
+			return s.ReplaceUnitCredentials(102, fp2, []byte{1}, []byte{1}, cert2)
+		},
+			want: ErrInvalid, wantMsg: "does not match its fingerprint " + fp2},
 		{name: "replace credentials no unit", do: func(s *Store, _ *clock) (Unit, error) {
-			return s.ReplaceUnitCredentials(999, fp2, []byte{1}, []byte{1})
+			return s.ReplaceUnitCredentials(999, certFP(cert2), []byte{1}, []byte{1}, cert2)
 		},
 			want: ErrNotFound},
 		{name: "unit out of range", do: func(s *Store, _ *clock) (Unit, error) { return s.SetUnitStunned(0, true) }, want: ErrInvalid},
@@ -565,6 +610,10 @@ func TestClosed(t *testing.T) {
 		{"SetPresence", s.SetPresence(Presence{Unit: 101})},
 		{"SetLastHeard", s.SetLastHeard(101, time.Now())},
 		{"Snapshot", func() error { _, err := s.Snapshot(); return err }()},
+		{"KeyStates", func() error { _, err := s.KeyStates(); return err }()},
+		{"KeyState", func() error { _, err := s.KeyState(100); return err }()},
+		{"MemberKey", func() error { _, err := s.MemberKey(100, 102); return err }()},
+		{"PutKeys", s.PutKeys(100, 1, nil, map[uint32][]byte{102: {1}})},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, ErrClosed) {

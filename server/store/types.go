@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -51,6 +52,14 @@ const (
 	MaxTalkgroupNameLen = 64
 	// MaxPublicKeyLen bounds each of a unit's public keys, in bytes.
 	MaxPublicKeyLen = 8192
+	// MaxCertLen bounds a unit's certificate (Unit.Cert) and the KMF's
+	// certificate stored with a talkgroup's keys, in bytes of DER.
+	MaxCertLen = 16 << 10
+	// MaxMemberKeyLen bounds one member's sealed, signed epoch key, in bytes.
+	MaxMemberKeyLen = 8 << 10
+	// MaxKeyBundleLen bounds the member keys and the KMF certificate of one
+	// epoch of one talkgroup together, in bytes (protocol.MaxKMFMessageSize).
+	MaxKeyBundleLen = 16 << 20
 )
 
 // Unit is a radio of the roster.
@@ -67,6 +76,14 @@ type Unit struct {
 	CertFingerprint  string
 	HPKEPublicKey    []byte
 	SigningPublicKey []byte
+	// Cert is the DER of that certificate (at most MaxCertLen bytes), which
+	// the KMF checks against the agency CA before it seals a key to
+	// HPKEPublicKey. It is set only together with the credentials above, and
+	// its SHA-256 must be CertFingerprint. ReplaceUnitCredentials requires
+	// it, but it is optional otherwise: units enrolled before Varta stored
+	// certificates have none, and the KMF leaves them out until they are
+	// re-issued.
+	Cert []byte
 	// Stunned units may not connect.
 	Stunned bool
 	// Enrolled is when the current credentials were enrolled. AddUnit sets it
@@ -148,23 +165,56 @@ func normalizeTalkgroups(tgs []uint16) ([]uint16, error) {
 	return out, nil
 }
 
-// normalizeCredentials checks a unit's credentials and returns the
-// fingerprint in lower case and copies of the keys.
-func normalizeCredentials(id uint32, fp string, hpke, signing []byte) (string, []byte, []byte, error) {
-	if fp == "" && len(hpke) == 0 && len(signing) == 0 {
-		return "", nil, nil, nil
+// credentials are a unit's certificate fingerprint, public keys and
+// certificate.
+type credentials struct {
+	fp            string
+	hpke, signing []byte
+	cert          []byte // optional, see Unit.Cert
+}
+
+// normalizeCredentials checks a unit's credentials and returns them with the
+// fingerprint in lower case and copies of the byte slices.
+func normalizeCredentials(id uint32, c credentials) (credentials, error) {
+	if c.fp == "" && len(c.hpke) == 0 && len(c.signing) == 0 && len(c.cert) == 0 {
+		return credentials{}, nil
 	}
-	if fp == "" || len(hpke) == 0 || len(signing) == 0 {
-		return "", nil, nil, invalidf("unit %d needs all of a certificate fingerprint, an HPKE public key and a signing public key, or none", id)
+	if c.fp == "" || len(c.hpke) == 0 || len(c.signing) == 0 {
+		return credentials{}, invalidf("unit %d needs all of a certificate fingerprint, an HPKE public key and a signing public key, or none", id)
 	}
-	fp = strings.ToLower(fp)
-	if b, err := hex.DecodeString(fp); err != nil || len(b) != 32 {
-		return "", nil, nil, invalidf("certificate fingerprint %q of unit %d is not a hex SHA-256 (64 hex digits)", fp, id)
+	fp := strings.ToLower(c.fp)
+	if b, err := hex.DecodeString(fp); err != nil || len(b) != sha256.Size {
+		return credentials{}, invalidf("certificate fingerprint %q of unit %d is not a hex SHA-256 (64 hex digits)", fp, id)
 	}
-	if len(hpke) > MaxPublicKeyLen || len(signing) > MaxPublicKeyLen {
-		return "", nil, nil, invalidf("a public key of unit %d is longer than %d bytes", id, MaxPublicKeyLen)
+	if len(c.hpke) > MaxPublicKeyLen || len(c.signing) > MaxPublicKeyLen {
+		return credentials{}, invalidf("a public key of unit %d is longer than %d bytes", id, MaxPublicKeyLen)
 	}
-	return fp, slices.Clone(hpke), slices.Clone(signing), nil
+	if len(c.cert) > MaxCertLen {
+		return credentials{}, invalidf("the certificate of unit %d is %d bytes long (at most %d)", id, len(c.cert), MaxCertLen)
+	}
+	if len(c.cert) > 0 {
+		if sum := sha256.Sum256(c.cert); hex.EncodeToString(sum[:]) != fp {
+			return credentials{}, invalidf("the certificate of unit %d does not match its fingerprint %s (its SHA-256 is %x): "+
+				"give the fingerprint of that certificate", id, fp, sum)
+		}
+	}
+	return credentials{fp: fp, hpke: slices.Clone(c.hpke), signing: slices.Clone(c.signing), cert: cloneBytes(c.cert)}, nil
+}
+
+// cloneBytes returns a copy of b, or nil if b is empty.
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+func (u *Unit) credentials() credentials {
+	return credentials{fp: u.CertFingerprint, hpke: u.HPKEPublicKey, signing: u.SigningPublicKey, cert: u.Cert}
+}
+
+func (u *Unit) setCredentials(c credentials) {
+	u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey, u.Cert = c.fp, c.hpke, c.signing, c.cert
 }
 
 // normalizeUnit checks every rule a unit obeys on its own (not whether its
@@ -183,9 +233,11 @@ func normalizeUnit(u Unit) (Unit, error) {
 	if u.Talkgroups, err = normalizeTalkgroups(u.Talkgroups); err != nil {
 		return Unit{}, err
 	}
-	if u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey, err = normalizeCredentials(u.ID, u.CertFingerprint, u.HPKEPublicKey, u.SigningPublicKey); err != nil {
+	c, err := normalizeCredentials(u.ID, u.credentials())
+	if err != nil {
 		return Unit{}, err
 	}
+	u.setCredentials(c)
 	u.Enrolled = u.Enrolled.UTC()
 	return u, nil
 }

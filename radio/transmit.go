@@ -1,0 +1,208 @@
+package radio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/codec"
+	"github.com/varta-ptt/varta/protocol"
+	"github.com/varta-ptt/varta/protocol/pb"
+)
+
+// Session is what a transmission needs of a client session; *client.Client
+// implements it.
+type Session interface {
+	RequestFloor(ctx context.Context, tg, priority uint32, em pb.Emergency) (*pb.FloorResult, error)
+	ReleaseFloor(ctx context.Context, tg uint32) error
+	SendVoice(b []byte) error
+}
+
+var _ Session = (*client.Client)(nil)
+
+// TxConfig configures one transmission.
+type TxConfig struct {
+	// Talkgroup to talk on. Required.
+	Talkgroup uint16
+	// Priority requested (capped by the relay at the unit's role cap).
+	Priority uint32
+	// Emergency level of the call.
+	Emergency pb.Emergency
+	// Encoder settings. The zero value is Varta's default.
+	Encoder codec.EncoderConfig
+	// QueueWait is how long to wait for the floor when queued. Default 30 s.
+	QueueWait time.Duration
+	// OnGranted, if set, is called when the floor is granted.
+	OnGranted func()
+}
+
+// TxResult describes a finished transmission.
+type TxResult struct {
+	Slots    int           // 20 ms slots of input
+	Sent     int           // Opus frames sent
+	DTX      int           // silent slots not sent (DTX)
+	Queued   bool          // the request waited in the queue
+	Duration time.Duration // from grant to end of burst
+}
+
+// FloorError is a floor request that was denied, or a floor that was
+// revoked mid-transmission. Its message is for a person.
+type FloorError struct {
+	Cause   pb.Cause
+	Reason  string
+	Revoked bool
+}
+
+func (e *FloorError) Error() string {
+	if e.Revoked {
+		return "the floor was revoked: " + e.Reason
+	}
+	return "the floor was denied: " + e.Reason
+}
+
+// Transmit talks pcm (48 kHz mono) on the talkgroup: it requests the floor
+// (waiting in the queue if need be), sends the audio paced in real time as
+// sealed voice datagrams, ends the burst and releases the floor. Events of
+// the session must be readable on events for the duration; Transmit
+// consumes them. A denial or revocation returns a *FloorError.
+func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *client.Crypto, pcm []int16, cfg TxConfig) (TxResult, error) {
+	var res TxResult
+	if cfg.QueueWait == 0 {
+		cfg.QueueWait = 30 * time.Second
+	}
+	tg := uint32(cfg.Talkgroup)
+	if !cr.HasKey(cfg.Talkgroup) {
+		return res, fmt.Errorf("radio: no voice key for talkgroup %d yet (is the key management facility running?)", tg)
+	}
+	enc, err := codec.NewEncoder(cfg.Encoder)
+	if err != nil {
+		return res, err
+	}
+	fr, err := s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
+	if err != nil {
+		return res, err
+	}
+	switch fr.Status {
+	case pb.FloorStatus_FLOOR_DENIED:
+		return res, &FloorError{Cause: fr.Cause, Reason: fr.Reason}
+	case pb.FloorStatus_FLOOR_QUEUED:
+		res.Queued = true
+		if err := waitGrant(ctx, events, tg, cfg.QueueWait); err != nil {
+			s.ReleaseFloor(context.WithoutCancel(ctx), tg)
+			return res, err
+		}
+	}
+	if cfg.OnGranted != nil {
+		cfg.OnGranted()
+	}
+	start := time.Now()
+	frames := codec.SplitFrames(pcm)
+	res.Slots = len(frames)
+	var (
+		seq  uint16
+		gap  uint8
+		buf  []byte
+		pl   []byte
+		tick = time.NewTicker(codec.FrameDuration)
+	)
+	defer tick.Stop()
+	send := func(flags uint8, opus []byte) error {
+		pl = appendPayload(pl[:0], seq, gap, opus)
+		buf, err = cr.Seal(buf[:0], cfg.Talkgroup, flags, pl)
+		if err != nil {
+			return err
+		}
+		if err := s.SendVoice(buf); err != nil {
+			return err
+		}
+		seq++
+		gap = 0
+		return nil
+	}
+	var flags uint8
+	if cfg.Emergency != pb.Emergency_EMERGENCY_NONE {
+		flags = protocol.FlagEmergency
+	}
+	for i, f := range frames {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				s.ReleaseFloor(context.WithoutCancel(ctx), tg)
+				return res, ctx.Err()
+			case <-tick.C:
+			}
+		}
+		if err := checkRevoked(events, tg); err != nil {
+			return res, err
+		}
+		opus, ok, err := enc.Encode(f)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			res.DTX++
+			if gap < 255 {
+				gap++
+				continue
+			}
+			// A very long pause: keep the counter in range by sending the
+			// DTX frame anyway.
+		}
+		if err := send(flags, opus); err != nil {
+			return res, fmt.Errorf("radio: send voice: %w", err)
+		}
+		res.Sent++
+	}
+	if err := send(flags|protocol.FlagEndOfBurst, nil); err != nil {
+		return res, fmt.Errorf("radio: end the burst: %w", err)
+	}
+	res.Duration = time.Since(start)
+	if err := s.ReleaseFloor(ctx, tg); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// waitGrant waits for a queued request's grant.
+func waitGrant(ctx context.Context, events <-chan *pb.Envelope, tg uint32, limit time.Duration) error {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return &FloorError{Cause: pb.Cause_CAUSE_QUEUE_TIMEOUT, Reason: fmt.Sprintf("still queued after %s", limit)}
+		case env, ok := <-events:
+			if !ok {
+				return errors.New("radio: the session ended while queued")
+			}
+			fe := env.GetFloorEvent()
+			if fe == nil || fe.Talkgroup != tg {
+				continue
+			}
+			switch fe.Kind {
+			case pb.FloorEventKind_FLOOR_EVENT_GRANTED:
+				return nil
+			case pb.FloorEventKind_FLOOR_EVENT_DENIED:
+				return &FloorError{Cause: fe.Cause, Reason: fe.Reason}
+			}
+		}
+	}
+}
+
+// checkRevoked reads pending events and reports a revocation of tg.
+func checkRevoked(events <-chan *pb.Envelope, tg uint32) error {
+	for {
+		select {
+		case env := <-events:
+			if fe := env.GetFloorEvent(); fe != nil && fe.Talkgroup == tg && fe.Kind == pb.FloorEventKind_FLOOR_EVENT_REVOKED {
+				return &FloorError{Cause: fe.Cause, Reason: fe.Reason, Revoked: true}
+			}
+		default:
+			return nil
+		}
+	}
+}
