@@ -29,6 +29,12 @@ import (
 const usage = `varta: the Varta client.
 
   varta check --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--for 10s]
+  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100 --tx speech.wav [--emergency] [--priority N]
+  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --record DIR [--for 30s]
+  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200]      (interactive handheld)
+
+varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
+or revoked (the reason is printed), 1 on any other error.
 `
 
 func main() {
@@ -46,6 +52,8 @@ func run(args []string, out io.Writer) error {
 	switch args[0] {
 	case "check":
 		return cmdCheck(args[1:], out)
+	case "radio":
+		return cmdRadio(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil

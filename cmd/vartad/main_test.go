@@ -34,9 +34,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, b := range []struct{ out, pkg string }{{"vartad", "."}, {"varta", "../varta"}} {
+	for _, b := range []struct{ out, pkg, cgo string }{{"vartad", ".", "0"}, {"varta", "../varta", "1"}} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.out), b.pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
 			os.Exit(1)
@@ -402,4 +402,110 @@ func TestRunScript(t *testing.T) {
 		t.Fatalf("varta check: %v\n%s\nrelay:\n%s", err, got, out.String())
 	}
 	t.Logf("varta check:\n%s", got)
+}
+
+// startRunScript starts scripts/run.sh (what `make run` runs) on a free
+// loopback port and returns the data directory and the address.
+func startRunScript(t *testing.T) (data, listen string, out *syncBuffer) {
+	t.Helper()
+	listen = freeUDPAddr(t)
+	data = filepath.Join(t.TempDir(), "agency")
+	cmd := exec.Command("bash", "../../scripts/run.sh")
+	cmd.Env = append(os.Environ(), "DATA="+data, "LISTEN="+listen, "BIN="+binDir)
+	out = new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "relay listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("run.sh did not start a relay:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return data, listen, out
+}
+
+func speechWAV(t *testing.T, text string) string {
+	t.Helper()
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("espeak-ng is missing: scripts/deps.sh should have installed it")
+		}
+		t.Skip("espeak-ng is not installed; `make test` installs it")
+	}
+	path := filepath.Join(t.TempDir(), "speech.wav")
+	if out, err := exec.Command("espeak-ng", "-w", path, text).CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v\n%s", err, out)
+	}
+	return path
+}
+
+// The radio's two headless commands, exactly as README.md shows them,
+// against the relay of `make run`: one radio records, another transmits a
+// speech file; the recording names the talker; a pre-empted transmission
+// exits 2 with the reason.
+func TestRadioCommandsAgainstRunScript(t *testing.T) {
+	data, _, relayOut := startRunScript(t)
+	units := filepath.Join(data, "units")
+	recDir := filepath.Join(t.TempDir(), "rec")
+	var recOut syncBuffer
+	rec := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p102.pem"), "--talkgroup", "100", "--record", recDir, "--for", "25s")
+	rec.Stdout, rec.Stderr = &recOut, &recOut
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Process.Kill()
+	waitOutput(t, &recOut, "listening on talkgroups 100")
+
+	wav := speechWAV(t, "Dispatch, P one oh one, show me on scene.")
+	tx := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p101.pem"), "--talkgroup", "100", "--tx", wav)
+	got, err := tx.CombinedOutput()
+	if err != nil {
+		t.Fatalf("varta radio --tx: %v\n%s\nrelay:\n%s", err, got, relayOut.String())
+	}
+	t.Logf("transmitter:\n%s", got)
+	waitOutput(t, &recOut, "P-101 (unit 101)")
+	files, _ := filepath.Glob(filepath.Join(recDir, "*-tg100-unit101.wav"))
+	if len(files) != 1 {
+		t.Fatalf("recordings: %v\n%s", files, recOut.String())
+	}
+	t.Logf("recorder:\n%s", recOut.String())
+
+	// Pre-emption: a long transmission is cut by an emergency call and
+	// exits 2 with the reason in words.
+	long := speechWAV(t, "This is a long routine transmission about the weather and the traffic on the bypass, which goes on and on for quite a while.")
+	slow := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p101.pem"), "--talkgroup", "100", "--tx", long)
+	var slowOut syncBuffer
+	slow.Stdout, slow.Stderr = &slowOut, &slowOut
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, &slowOut, "on air")
+	emerg := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p103.pem"), "--talkgroup", "100", "--tx", wav, "--emergency")
+	if out, err := emerg.CombinedOutput(); err != nil {
+		t.Fatalf("emergency transmission: %v\n%s", err, out)
+	}
+	err = slow.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(slowOut.String(), "pre-empted by an emergency call from P-103") {
+		t.Fatalf("pre-empted transmission: %v\n%s", err, slowOut.String())
+	}
+	t.Logf("pre-empted radio:\n%s", slowOut.String())
+}
+
+func waitOutput(t *testing.T, b *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output never said %q:\n%s", want, b.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

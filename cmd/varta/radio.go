@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/codec"
+	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
+)
+
+// exitFloor is the exit status of a transmission whose floor was denied or
+// revoked (1 is every other failure).
+const exitFloor = 2
+
+type radioFlags struct {
+	identity, server, talkgroups, tx, record string
+	dur                                      time.Duration
+	priority                                 uint
+	emergency                                bool
+	bitrate                                  int
+}
+
+func cmdRadio(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("varta radio", flag.ContinueOnError)
+	var f radioFlags
+	fs.StringVar(&f.identity, "identity", "", "the unit's identity file (required)")
+	fs.StringVar(&f.server, "server", "", "relay address (default: the one in the identity file)")
+	fs.StringVar(&f.talkgroups, "talkgroup", "", "talkgroup(s), comma-separated; --tx talks on the first")
+	fs.StringVar(&f.tx, "tx", "", "transmit this WAV file, then exit")
+	fs.StringVar(&f.record, "record", "", "record every received transmission into this directory")
+	fs.DurationVar(&f.dur, "for", 0, "with --record: stop after this long (default: until interrupted)")
+	fs.UintVar(&f.priority, "priority", 50, "floor priority requested, 0..255 (capped by the unit's role)")
+	fs.BoolVar(&f.emergency, "emergency", false, "with --tx: transmit as an emergency call")
+	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if f.identity == "" {
+		return errors.New("--identity FILE is required")
+	}
+	id, err := pki.LoadIdentityFile(f.identity)
+	if err != nil {
+		return err
+	}
+	if err := pki.CheckFileMode(f.identity); err != nil {
+		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, f.identity)
+	}
+	tgs, err := parseTalkgroupList(f.talkgroups)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch {
+	case f.tx != "" && f.record != "":
+		return errors.New("give either --tx or --record, not both")
+	case f.tx != "":
+		return radioTx(ctx, id, f, tgs, out)
+	case f.record != "":
+		return radioRecord(ctx, id, f, tgs, out)
+	}
+	return radioInteractive(ctx, id, f, tgs)
+}
+
+func parseTalkgroupList(s string) ([]uint32, error) {
+	var tgs []uint32
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("--talkgroup: %q is not a talkgroup ID (1..65535)", p)
+		}
+		tgs = append(tgs, uint32(n))
+	}
+	return tgs, nil
+}
+
+// radioTx sends a WAV file on the first talkgroup and exits.
+func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, out io.Writer) error {
+	if len(tgs) == 0 {
+		return errors.New("--tx needs --talkgroup")
+	}
+	pcm, err := codec.ReadWAVFile(f.tx)
+	if err != nil {
+		return err
+	}
+	c, err := client.Dial(ctx, client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := c.Affiliate(ctx, tgs[0])
+	if err != nil {
+		return err
+	}
+	if a := res.Results[0]; !a.Ok {
+		return fmt.Errorf("cannot use talkgroup %d: %s", a.Talkgroup, a.Reason)
+	}
+	cr, err := client.NewCrypto(id, nil)
+	if err != nil {
+		return err
+	}
+	tg := uint16(tgs[0])
+	if err := waitForKey(ctx, c, cr, tg, 10*time.Second); err != nil {
+		return err
+	}
+	em := pb.Emergency_EMERGENCY_NONE
+	if f.emergency {
+		em = pb.Emergency_EMERGENCY_EMERGENCY
+	}
+	fmt.Fprintf(out, "requesting the floor of talkgroup %d ...\n", tg)
+	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{
+		Talkgroup: tg, Priority: uint32(min(f.priority, 255)), Emergency: em,
+		Encoder:   codec.EncoderConfig{Bitrate: f.bitrate},
+		OnGranted: func() { fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx)) },
+	})
+	var fe *radio.FloorError
+	if errors.As(err, &fe) {
+		fmt.Fprintln(os.Stderr, "varta:", fe.Error())
+		os.Exit(exitFloor)
+	}
+	if err != nil {
+		return err
+	}
+	queued := ""
+	if txr.Queued {
+		queued = " (after waiting in the queue)"
+	}
+	fmt.Fprintf(out, "done%s: %d frames sent, %d silent frames skipped, %.2f s on air\n", queued, txr.Sent, txr.DTX, txr.Duration.Seconds())
+	return nil
+}
+
+// waitForKey fetches the unit's keys, waiting for the KMF if the talkgroup
+// has none yet.
+func waitForKey(ctx context.Context, c *client.Client, cr *client.Crypto, tg uint16, limit time.Duration) error {
+	if _, err := cr.FetchKeys(ctx, c); err != nil {
+		fmt.Fprintf(os.Stderr, "varta: warning: %v\n", err)
+	}
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for !cr.HasKey(tg) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("no voice key for talkgroup %d after %s: is the key management facility running (vartad serve runs one by default)?", tg, limit)
+		case <-c.Done():
+			return c.Err()
+		case env := <-c.Events():
+			if kb := env.GetKeyBundle(); kb != nil {
+				if err := cr.Install(kb); err != nil {
+					fmt.Fprintf(os.Stderr, "varta: key bundle refused: %v\n", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// radioRecord listens and writes one WAV per received transmission.
+func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, out io.Writer) error {
+	if err := os.MkdirAll(f.record, 0o750); err != nil {
+		return err
+	}
+	if f.dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.dur)
+		defer cancel()
+	}
+	cr, err := client.NewCrypto(id, nil)
+	if err != nil {
+		return err
+	}
+	var refused error
+	link := client.NewLink(client.LinkConfig{
+		Client:     client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"},
+		Talkgroups: tgs, Crypto: cr,
+		OnState: func(up bool, err error) {
+			now := time.Now().Format("15:04:05")
+			if up {
+				fmt.Fprintf(out, "%s connected; listening on talkgroups %s\n", now, joinTGs(tgs))
+			} else if err != nil {
+				fmt.Fprintf(out, "%s connection lost (%v); reconnecting\n", now, err)
+			}
+		},
+	})
+	rx := radio.NewReceiver(radio.ReceiverConfig{
+		Crypto: cr,
+		Jitter: codec.JitterConfig{StartDepth: 200 * time.Millisecond, MinDepth: 200 * time.Millisecond, MaxDepth: 500 * time.Millisecond, NoTrim: true},
+		OnTransmission: func(tx radio.Transmission) {
+			name := fmt.Sprintf("%s-tg%d-unit%d.wav", tx.Start.UTC().Format("20060102T150405.000Z"), tx.Talkgroup, tx.Talker)
+			path := filepath.Join(f.record, name)
+			if err := codec.WriteWAVFile(path, tx.PCM, codec.SampleRate); err != nil {
+				fmt.Fprintf(os.Stderr, "varta: write %s: %v\n", path, err)
+				return
+			}
+			alias := tx.Alias
+			if alias == "" {
+				alias = "unit " + strconv.Itoa(int(tx.Talker))
+			}
+			em := ""
+			if tx.Emergency {
+				em = " EMERGENCY"
+			}
+			fmt.Fprintf(out, "%s tg %d: %s (unit %d)%s, %.2f s -> %s\n", tx.Start.Format("15:04:05"), tx.Talkgroup, alias, tx.Talker, em, float64(len(tx.PCM))/codec.SampleRate, path)
+		},
+	})
+	rctx, stopRx := context.WithCancel(context.Background())
+	rxDone := make(chan struct{})
+	go func() { rx.Run(rctx); close(rxDone) }()
+	linkDone := make(chan error, 1)
+	go func() { linkDone <- link.Run(ctx) }()
+	for {
+		select {
+		case env := <-link.Events():
+			rx.Event(env)
+		case d := <-link.Voice():
+			rx.Datagram(d, time.Now())
+		case refused = <-linkDone:
+			// Let the last transmission finish playing out before writing it.
+			time.Sleep(300 * time.Millisecond)
+			stopRx()
+			<-rxDone
+			if n := rx.Refused(); n > 0 {
+				fmt.Fprintf(out, "%d voice frames could not be opened and were not played\n", n)
+			}
+			return refused
+		}
+	}
+}
+
+func joinTGs(tgs []uint32) string {
+	if len(tgs) == 0 {
+		return "(none)"
+	}
+	s := make([]string, len(tgs))
+	for i, t := range tgs {
+		s[i] = strconv.Itoa(int(t))
+	}
+	return strings.Join(s, ",")
+}
+
+// radioInteractive is the handheld screen.
+func radioInteractive(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32) error {
+	return errors.New("the interactive radio screen is not built yet: use --tx FILE or --record DIR")
+}
