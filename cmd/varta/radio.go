@@ -126,8 +126,10 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 	fmt.Fprintf(out, "requesting the floor of talkgroup %d ...\n", tg)
 	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{
 		Talkgroup: tg, Priority: uint32(min(f.priority, 255)), Emergency: em,
-		Encoder:   codec.EncoderConfig{Bitrate: f.bitrate},
-		OnGranted: func() { fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx)) },
+		Encoder: codec.EncoderConfig{Bitrate: f.bitrate},
+		OnGranted: func() {
+			fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx))
+		},
 	})
 	var fe *radio.FloorError
 	if errors.As(err, &fe) {
