@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 const waitLimit = 10 * time.Second
 
 type relay struct {
+	tap   *tapConn // every UDP payload the relay sent or received
 	t     *testing.T
 	ca    *pki.CA
 	store *store.Store
@@ -82,10 +85,12 @@ func (r *relay) serve(addr string) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", addr)
+	udp, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	pc := &tapConn{PacketConn: udp}
+	r.tap = pc
 	r.srv, r.pc, r.addr, r.errc = srv, pc, pc.LocalAddr().String(), make(chan error, 1)
 	go func() { r.errc <- srv.Serve(context.Background(), pc) }()
 }
@@ -283,7 +288,6 @@ func sameDatagrams(want, got [][]byte) error {
 	return nil
 }
 
-var _ = bytes.Equal
 
 // dialVia connects ident through addr (a proxy in front of the relay).
 func dialVia(t *testing.T, ident *pki.Identity, addr string) (*client.Client, error) {
@@ -295,4 +299,42 @@ func dialVia(t *testing.T, ident *pki.Identity, addr string) (*client.Client, er
 	}
 	t.Cleanup(func() { c.Close() })
 	return c, nil
+}
+
+// tapConn records every UDP payload that passes through the relay's socket,
+// up to 64 MiB, for tests that look at everything the relay handled.
+type tapConn struct {
+	net.PacketConn
+	mu  sync.Mutex
+	buf [][]byte
+	n   int
+}
+
+func (c *tapConn) record(p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n+len(p) <= 64<<20 {
+		c.buf = append(c.buf, bytes.Clone(p))
+		c.n += len(p)
+	}
+}
+
+func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if n > 0 {
+		c.record(p[:n])
+	}
+	return n, addr, err
+}
+
+func (c *tapConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	c.record(p)
+	return c.PacketConn.WriteTo(p, addr)
+}
+
+// packets returns what was recorded so far.
+func (c *tapConn) packets() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.buf)
 }

@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -176,12 +178,22 @@ func TestRadioSpeechEndToEnd(t *testing.T) {
 	pcm := speechPCM(t, "Dispatch, unit one oh one, traffic stop at Fifth and Main, two occupants.")
 	r := startRelay(t, nil)
 	r.startKMF(t)
-	l1 := r.listener(t, 102, "P-102", nil, 100)
+	var relayedMu sync.Mutex
+	var relayed [][]byte // the voice datagrams as the relay forwarded them
+	capture := func(d []byte) bool {
+		relayedMu.Lock()
+		relayed = append(relayed, bytes.Clone(d))
+		relayedMu.Unlock()
+		return false
+	}
+	l1 := r.listener(t, 102, "P-102", capture, 100)
 	l2 := r.listener(t, 103, "P-103", nil, 100)
+	outsiderID := r.enrol(104, "P-104", store.RoleOfficer, 200)
 	c, cr := r.talker(t, 101, "P-101", 100)
 	r.waitTalkerKey(t, c, cr, 100)
 	e, _ := cr.Epoch(100)
 	waitListenersKey(t, 100, e, l1, l2)
+	udpBefore := len(r.tap.packets())
 
 	res, err := radio.Transmit(txCtx(t), c, c.Events(), cr, pcm, radio.TxConfig{Talkgroup: 100})
 	if err != nil {
@@ -212,6 +224,52 @@ func TestRadioSpeechEndToEnd(t *testing.T) {
 		}
 		t.Logf("listener: %.2f s of speech (input %.2f s), identical to the local decode; jitter stats %+v", got, input, tx.Stats)
 	}
+
+	// Everything the relay handled during the transmission, as UDP payloads
+	// and as the voice datagrams it forwarded, holds neither the PCM nor
+	// the Opus frames, and a unit outside the talkgroup opens none of it.
+	frames, err := codec.EncodeAll(pcm, codec.EncoderConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayedMu.Lock()
+	handled := append(r.tap.packets()[udpBefore:], relayed...)
+	voice := slices.Clone(relayed)
+	relayedMu.Unlock()
+	if len(voice) < res.Sent {
+		t.Fatalf("captured %d voice datagrams, %d were sent", len(voice), res.Sent)
+	}
+	pcmBytes := make([]byte, 0, 64)
+	for _, v := range pcm[len(pcm)/2 : len(pcm)/2+32] {
+		pcmBytes = append(pcmBytes, byte(v), byte(v>>8))
+	}
+	checked := 0
+	for _, f := range frames {
+		if len(f) < 24 {
+			continue
+		}
+		for _, b := range handled {
+			if bytes.Contains(b, f[4:24]) {
+				t.Fatal("an Opus frame appears in what the relay handled")
+			}
+		}
+		checked++
+	}
+	for _, b := range handled {
+		if bytes.Contains(b, pcmBytes) {
+			t.Fatal("PCM appears in what the relay handled")
+		}
+	}
+	ocr, err := client.NewCrypto(outsiderID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range voice {
+		if _, _, _, err := ocr.Open(nil, d); err == nil {
+			t.Fatal("a unit outside the talkgroup opened relayed voice")
+		}
+	}
+	t.Logf("%d UDP payloads and %d voice datagrams the relay handled: none holds any of %d Opus frames or the PCM; the outsider opened none", len(handled)-len(voice), len(voice), checked)
 }
 
 // With 10% of the voice datagrams dropped on the way in, playback stays
