@@ -288,7 +288,6 @@ func sameDatagrams(want, got [][]byte) error {
 	return nil
 }
 
-
 // dialVia connects ident through addr (a proxy in front of the relay).
 func dialVia(t *testing.T, ident *pki.Identity, addr string) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
