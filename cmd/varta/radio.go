@@ -27,7 +27,7 @@ const exitFloor = 2
 
 type radioFlags struct {
 	identity, server, talkgroups, tx, record string
-	dur                                      time.Duration
+	dur, keyWait                             time.Duration
 	priority                                 uint
 	emergency                                bool
 	bitrate                                  int
@@ -45,6 +45,7 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.UintVar(&f.priority, "priority", 50, "floor priority requested, 0..255 (capped by the unit's role)")
 	fs.BoolVar(&f.emergency, "emergency", false, "with --tx: transmit as an emergency call")
 	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
+	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,7 +117,7 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 		return err
 	}
 	tg := uint16(tgs[0])
-	if err := waitForKey(ctx, c, cr, tg, 10*time.Second); err != nil {
+	if err := waitForKey(ctx, c, cr, tg, f.keyWait); err != nil {
 		return err
 	}
 	em := pb.Emergency_EMERGENCY_NONE

@@ -117,9 +117,9 @@ func (s *syncBuffer) String() string {
 var listeningRE = regexp.MustCompile(`relay listening on (\S+)`)
 
 // serve starts `vartad serve` and waits until it listens.
-func serve(t *testing.T, data, listen string) *relayProc {
+func serve(t *testing.T, data, listen string, extra ...string) *relayProc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "vartad"), "serve", "--data", data, "--listen", listen)
+	cmd := exec.Command(filepath.Join(binDir, "vartad"), append([]string{"serve", "--data", data, "--listen", listen}, extra...)...)
 	pr, pw, _ := os.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
@@ -507,5 +507,39 @@ func waitOutput(t *testing.T, b *syncBuffer, want string) {
 			t.Fatalf("output never said %q:\n%s", want, b.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The KMF can run on its own host: with the embedded one off, a radio finds
+// no key and says why; `vartad kmf` then keys the talkgroup and the same
+// transmission goes through.
+func TestStandaloneKMF(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := newAgency(t, listen)
+	units := t.TempDir()
+	for _, u := range []struct{ id, alias string }{{"101", "P-101"}, {"102", "P-102"}} {
+		mustVartad(t, "unit", "add", "--data", data, "--id", u.id, "--alias", u.alias, "--talkgroups", "100", "--out", filepath.Join(units, u.id+".pem"))
+	}
+	serve(t, data, listen, "--kmf=false")
+	wav := speechWAV(t, "Radio check.")
+	tx := func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "101.pem"), "--talkgroup", "100", "--tx", wav, "--key-wait", "2s").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := tx(); err == nil || !strings.Contains(out, "is the key management facility running") {
+		t.Fatalf("without a KMF: %v\n%s", err, out)
+	}
+	kmf := exec.Command(filepath.Join(binDir, "vartad"), "kmf", "--identity", filepath.Join(data, "kmf.pem"), "--server", listen)
+	var kmfOut syncBuffer
+	kmf.Stdout, kmf.Stderr = &kmfOut, &kmfOut
+	if err := kmf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { kmf.Process.Signal(syscall.SIGTERM); kmf.Wait() }()
+	waitOutput(t, &kmfOut, "new epoch")
+	if out, err := tx(); err != nil {
+		t.Fatalf("with the standalone KMF: %v\n%s\nkmf:\n%s", err, out, kmfOut.String())
 	}
 }
