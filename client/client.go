@@ -219,6 +219,7 @@ func (c *Client) start(ctx context.Context) error {
 		return explain(err)
 	}
 	r := protocol.NewReader(str)
+	r.SetLimit(c.limit())
 	type result struct {
 		env *pb.Envelope
 		err error
@@ -255,6 +256,15 @@ func (c *Client) start(ctx context.Context) error {
 		c.cancel(explain(context.Cause(c.conn.Context())))
 	})
 	return nil
+}
+
+// limit is the largest control message either way: a KMF exchanges whole
+// talkgroups' certificates and keys.
+func (c *Client) limit() int {
+	if c.cfg.Identity.Role == pki.RoleKMF {
+		return protocol.MaxKMFMessageSize
+	}
+	return protocol.MaxMessageSize
 }
 
 // Welcome returns what the relay said about this unit at the start.
@@ -306,7 +316,7 @@ func (c *Client) writeControl() {
 			return
 		case env := <-c.out:
 			var err error
-			if buf, err = protocol.AppendMessage(buf[:0], env); err != nil {
+			if buf, err = protocol.AppendMessageLimit(buf[:0], env, c.limit()); err != nil {
 				c.fail(env.Id, err)
 				continue
 			}

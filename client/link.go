@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 )
@@ -18,7 +19,8 @@ import (
 type LinkConfig struct {
 	// Client configures each session. Required: Client.Identity.
 	Client Config
-	// Talkgroups are affiliated on every (re)connect.
+	// Talkgroups are affiliated on every (re)connect. Empty: every
+	// talkgroup the relay says the unit may use.
 	Talkgroups []uint32
 	// Crypto, if set, fetches the unit's keys on every (re)connect and
 	// installs key bundles the relay pushes.
@@ -102,9 +104,10 @@ func (l *Link) Run(ctx context.Context) error {
 		}
 		var refused *RefusedError
 		var closed *ClosedError
-		if errors.As(err, &refused) || errors.As(err, &closed) && closed.Code == protocol.CloseReplaced {
-			// Retrying cannot help: the relay refuses this unit, or the
-			// same unit is in use on another device.
+		if errors.As(err, &refused) || errors.As(err, &closed) && closed.Code == protocol.CloseReplaced || errors.Is(err, pki.ErrServerRejected) {
+			// Retrying cannot help: the relay refuses this unit, the same
+			// unit is in use on another device, or the relay is not this
+			// agency's.
 			l.state(false, err)
 			return err
 		}
@@ -138,8 +141,14 @@ func (l *Link) connect(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(l.cfg.Talkgroups) > 0 {
-		if _, err := c.Affiliate(ctx, l.cfg.Talkgroups...); err != nil {
+	tgs := l.cfg.Talkgroups
+	if len(tgs) == 0 {
+		for _, t := range c.Welcome().Allowed {
+			tgs = append(tgs, t.Id)
+		}
+	}
+	if len(tgs) > 0 {
+		if _, err := c.Affiliate(ctx, tgs...); err != nil {
 			c.Close()
 			return nil, err
 		}

@@ -168,8 +168,9 @@ type jbSlot struct {
 // plays them out every 20 ms, recovering lost frames with FEC or PLC.
 //
 // Frames carry a sequence number that rises by one per frame the sender
-// transmits (the SFrame counter); DTX frames are not transmitted and take no
-// number, so a DTX pause shows as a gap in arrivals, not as loss.
+// transmits (the radio's payload sequence number, see radio/payload.go);
+// DTX frames are not transmitted and take no number, so a DTX pause shows
+// as a gap in arrivals, not as loss.
 //
 // Timing: the buffer keeps, per talk spurt, the earliest arrival it has seen
 // relative to the sequence numbers, which tells when each frame could arrive

@@ -235,3 +235,53 @@ func TestRekeyOnMembershipChange(t *testing.T) {
 		t.Fatalf("a remaining member cannot open the new epoch: %v", err)
 	}
 }
+
+// A large agency is keyed completely: a talkgroup of 60 members (its member
+// list and key bundle are far over the 64 KiB a unit's messages may be)
+// and 80 talkgroups at once (over a unit's control rate limit). Epochs never
+// fall below the clock in seconds, so they keep rising across a roster
+// restore.
+func TestKMFLargeAgency(t *testing.T) {
+	r := startRelay(t, nil)
+	for id := uint16(1000); id < 1080; id++ {
+		if err := r.srv.AddTalkgroup(store.Talkgroup{ID: id, Name: "Sector"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for u := range uint32(60) {
+		r.enrol(5000+u, "U", store.RoleOfficer, 100)
+	}
+	start := time.Now()
+	r.startKMF(t)
+	deadline := time.Now().Add(3 * waitLimit)
+	for {
+		states, err := r.store.KeyStates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale := 0
+		for _, st := range states {
+			if st.Stale {
+				stale++
+			}
+		}
+		if stale == 0 {
+			for _, st := range states {
+				if st.Epoch < uint32(start.Unix()) {
+					t.Fatalf("talkgroup %d epoch %d is below the clock (%d)", st.Talkgroup, st.Epoch, start.Unix())
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d talkgroups still without a fresh key", stale, len(states))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for u := range uint32(60) {
+		if _, err := r.store.MemberKey(100, 5000+u); err != nil {
+			t.Fatalf("member %d has no key: %v", 5000+u, err)
+		}
+	}
+	t.Logf("82 talkgroups keyed, 60 members in talkgroup 100, in %s", time.Since(start).Round(time.Millisecond))
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/crypto/groupkey"
 	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 )
 
@@ -89,21 +90,26 @@ func Run(ctx context.Context, cfg Config) error {
 	backoff := cfg.RetryMin
 	for ctx.Err() == nil {
 		c, err := client.Dial(ctx, client.Config{Identity: cfg.Identity, Addr: cfg.Addr, Software: "varta-kmf/0.1", Logger: log})
-		if err != nil {
-			var refused *client.RefusedError
-			if errors.As(err, &refused) {
-				return fmt.Errorf("kmf: %w", err)
-			}
-			log.Warn("kmf: relay not reachable; retrying", "err", err, "in", backoff)
-		} else {
-			backoff = cfg.RetryMin
-			err = serve(ctx, cfg, c)
+		if err == nil {
+			var swept bool
+			swept, err = serve(ctx, cfg, c)
 			c.Close()
 			if ctx.Err() != nil {
 				return nil
 			}
-			log.Warn("kmf: session ended; reconnecting", "err", err)
+			if swept {
+				backoff = cfg.RetryMin
+			}
 		}
+		var refused *client.RefusedError
+		var closed *client.ClosedError
+		switch {
+		case errors.As(err, &refused):
+			return fmt.Errorf("kmf: %w", err)
+		case errors.As(err, &closed) && closed.Code == protocol.CloseReplaced:
+			return fmt.Errorf("kmf: another KMF with the identity of unit %d connected; this one stops: %w", cfg.Identity.UnitID, err)
+		}
+		log.Warn("kmf: no session with the relay; retrying", "err", err, "in", backoff)
 		if !sleep(ctx, jitter(backoff)) {
 			return nil
 		}
@@ -132,28 +138,29 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// serve sweeps on connect, on RekeyNeeded and every RekeyEvery.
-func serve(ctx context.Context, cfg Config, c *client.Client) error {
+// serve sweeps on connect, on RekeyNeeded and every RekeyEvery. swept
+// reports whether the first sweep completed.
+func serve(ctx context.Context, cfg Config, c *client.Client) (swept bool, err error) {
 	if err := Sweep(ctx, cfg, c, false); err != nil {
-		return err
+		return false, err
 	}
 	tick := time.NewTicker(cfg.RekeyEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return true, ctx.Err()
 		case <-c.Done():
-			return c.Err()
+			return true, c.Err()
 		case <-tick.C:
 			if err := Sweep(ctx, cfg, c, true); err != nil {
-				return err
+				return true, err
 			}
 		case ev := <-c.Events():
 			if rk := ev.GetRekeyNeeded(); rk != nil {
 				cfg.Logger.Info("kmf: rekey requested", "reason", rk.Reason)
 				if err := Sweep(ctx, cfg, c, false); err != nil {
-					return err
+					return true, err
 				}
 			}
 		}
@@ -199,7 +206,11 @@ func Rekey(ctx context.Context, cfg Config, c *client.Client, tg uint16, reason 
 	if ms == nil {
 		return errors.New("kmf: unexpected reply to KmfMembersRequest")
 	}
-	epoch := ms.Epoch + 1
+	// Epochs count up, and never below the clock in seconds: after the
+	// relay's roster is restored from a snapshot, the stored epoch may be
+	// older than the one radios hold, and they refuse epochs that are not
+	// newer.
+	epoch := max(ms.Epoch+1, uint32(cfg.Now().Unix()))
 	put := &pb.PutKeyBundle{Talkgroup: uint32(tg), Epoch: epoch, KmfCertificate: cfg.Identity.Cert.Raw}
 	if len(ms.Members) > 0 {
 		key, err := groupkey.NewEpochKey(cfg.Rand)

@@ -89,7 +89,7 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 		return res, &FloorError{Cause: fr.Cause, Reason: fr.Reason}
 	case pb.FloorStatus_FLOOR_QUEUED:
 		res.Queued = true
-		if err := waitGrant(ctx, events, tg, cfg.QueueWait); err != nil {
+		if err := waitGrant(ctx, events, cr, tg, cfg.QueueWait); err != nil {
 			s.ReleaseFloor(context.WithoutCancel(ctx), tg)
 			return res, err
 		}
@@ -134,7 +134,7 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 			case <-tick.C:
 			}
 		}
-		if err := checkRevoked(events, tg); err != nil {
+		if err := checkRevoked(events, cr, tg); err != nil {
 			return res, err
 		}
 		opus, ok, err := enc.Encode(f)
@@ -166,7 +166,7 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 }
 
 // waitGrant waits for a queued request's grant.
-func waitGrant(ctx context.Context, events <-chan *pb.Envelope, tg uint32, limit time.Duration) error {
+func waitGrant(ctx context.Context, events <-chan *pb.Envelope, cr *client.Crypto, tg uint32, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	for {
@@ -179,6 +179,7 @@ func waitGrant(ctx context.Context, events <-chan *pb.Envelope, tg uint32, limit
 			if !ok {
 				return errors.New("radio: the session ended while queued")
 			}
+			installKeys(cr, env)
 			fe := env.GetFloorEvent()
 			if fe == nil || fe.Talkgroup != tg {
 				continue
@@ -193,16 +194,26 @@ func waitGrant(ctx context.Context, events <-chan *pb.Envelope, tg uint32, limit
 	}
 }
 
-// checkRevoked reads pending events and reports a revocation of tg.
-func checkRevoked(events <-chan *pb.Envelope, tg uint32) error {
+// checkRevoked reads pending events, installs new keys, and reports a
+// revocation of tg.
+func checkRevoked(events <-chan *pb.Envelope, cr *client.Crypto, tg uint32) error {
 	for {
 		select {
 		case env := <-events:
+			installKeys(cr, env)
 			if fe := env.GetFloorEvent(); fe != nil && fe.Talkgroup == tg && fe.Kind == pb.FloorEventKind_FLOOR_EVENT_REVOKED {
 				return &FloorError{Cause: fe.Cause, Reason: fe.Reason, Revoked: true}
 			}
 		default:
 			return nil
 		}
+	}
+}
+
+// installKeys installs a key bundle event: a rekey during a transmission
+// must reach the sealer, or listeners drop the rest once the overlap ends.
+func installKeys(cr *client.Crypto, env *pb.Envelope) {
+	if kb := env.GetKeyBundle(); kb != nil {
+		cr.Install(kb) // a refused bundle is counted by Crypto
 	}
 }

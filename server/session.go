@@ -180,7 +180,13 @@ func (sess *session) writeControl(str *quic.Stream) {
 // readControl reads and handles requests until the stream ends.
 func (sess *session) readControl(r *protocol.Reader) {
 	cfg := &sess.srv.cfg
-	ctrl := newBucket(cfg.ControlRate, cfg.ControlBurst, sess.srv.now())
+	rate, burst := cfg.ControlRate, cfg.ControlBurst
+	if sess.role == store.RoleKMF {
+		// The KMF sends two requests per talkgroup it rekeys, for every
+		// talkgroup at once after a restart or on the periodic rekey.
+		rate, burst = rate*kmfControlFactor, burst*kmfControlFactor
+	}
+	ctrl := newBucket(rate, burst, sess.srv.now())
 	floor := newBucket(cfg.FloorRate, cfg.FloorBurst, sess.srv.now())
 	refused := 0
 	for {
@@ -307,6 +313,9 @@ func (sess *session) replyResult(id uint64, err error, ok func() *pb.Envelope) {
 		sess.replyError(id, pb.ErrorCode_ERROR_INTERNAL, "the relay could not carry out the request; try again")
 	}
 }
+
+// kmfControlFactor scales the control rate limit for kmf units.
+const kmfControlFactor = 50
 
 // maxAffiliations caps one unit's affiliation set.
 const maxAffiliations = 64

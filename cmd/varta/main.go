@@ -24,6 +24,7 @@ import (
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 )
 
 const usage = `varta: the Varta client.
@@ -40,6 +41,10 @@ or revoked (the reason is printed), 1 on any other error.
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "varta:", err)
+		var fe *radio.FloorError
+		if errors.As(err, &fe) {
+			os.Exit(exitFloor)
+		}
 		os.Exit(1)
 	}
 }

@@ -132,13 +132,8 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 			fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx))
 		},
 	})
-	var fe *radio.FloorError
-	if errors.As(err, &fe) {
-		fmt.Fprintln(os.Stderr, "varta:", fe.Error())
-		os.Exit(exitFloor)
-	}
 	if err != nil {
-		return err
+		return err // a *radio.FloorError exits with exitFloor (main)
 	}
 	queued := ""
 	if txr.Queued {

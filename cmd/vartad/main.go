@@ -415,7 +415,7 @@ func runEmbeddedKMF(ctx context.Context, data string, listen *net.UDPAddr, log *
 	id, err := pki.LoadIdentityFile(path)
 	if err != nil {
 		log.Warn("no embedded key management facility: talkgroups get no voice keys until a KMF connects", "err", err,
-			"fix", "vartad unit add --role kmf --id 16777214 --alias KMF --out "+path)
+			"fix", "vartad unit add --data "+data+" --role kmf --id 16777214 --alias KMF --out "+path)
 		return
 	}
 	addr := listen.String()
