@@ -20,27 +20,52 @@ import (
 	"errors"
 )
 
-// payloadHeaderLen is the size of the sequence number and gap.
-const payloadHeaderLen = 3
+// PayloadHeaderLen is the size of the sequence number and gap.
+const PayloadHeaderLen = 3
 
-// errPayload is returned for a payload too short to hold its header.
-var errPayload = errors.New("radio: voice payload too short")
+// ErrPayload is returned for a payload too short to hold its header.
+var ErrPayload = errors.New("radio: voice payload too short")
 
-type payload struct {
-	seq  uint16
-	gap  uint8
-	opus []byte // aliases the parsed buffer
+// Payload is the plaintext of one voice frame.
+type Payload struct {
+	Seq  uint16
+	Gap  uint8
+	Opus []byte // aliases the parsed buffer
 }
 
-func appendPayload(b []byte, seq uint16, gap uint8, opus []byte) []byte {
+// AppendPayload appends a payload's encoding to b.
+func AppendPayload(b []byte, seq uint16, gap uint8, opus []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, seq)
 	b = append(b, gap)
 	return append(b, opus...)
 }
 
-func parsePayload(b []byte) (payload, error) {
-	if len(b) < payloadHeaderLen {
-		return payload{}, errPayload
+// ParsePayload parses a payload; Opus aliases b.
+func ParsePayload(b []byte) (Payload, error) {
+	if len(b) < PayloadHeaderLen {
+		return Payload{}, ErrPayload
 	}
-	return payload{seq: binary.BigEndian.Uint16(b), gap: b[2], opus: b[payloadHeaderLen:]}, nil
+	return Payload{Seq: binary.BigEndian.Uint16(b), Gap: b[2], Opus: b[PayloadHeaderLen:]}, nil
+}
+
+// SeqUnwrapper extends a burst's 16-bit sequence numbers to 64 bits. The
+// zero value is ready.
+type SeqUnwrapper struct {
+	started bool
+	last    uint64
+}
+
+// Unwrap returns the 64-bit sequence number nearest the last one seen.
+func (u *SeqUnwrapper) Unwrap(s uint16) uint64 {
+	if !u.started {
+		u.started = true
+		u.last = uint64(s)
+		return u.last
+	}
+	d := int16(s - uint16(u.last))
+	v := uint64(int64(u.last) + int64(d))
+	if v > u.last {
+		u.last = v
+	}
+	return v
 }

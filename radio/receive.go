@@ -79,7 +79,7 @@ type burst struct {
 	gaps  map[uint64]uint8 // DTX slots before each sequence number
 	ended bool             // end-of-burst marker seen
 
-	unwrap    seqUnwrapper
+	unwrap    SeqUnwrapper
 	start     time.Time
 	last      time.Time
 	emergency bool
@@ -118,7 +118,7 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 		r.refused.Add(1)
 		return
 	}
-	p, err := parsePayload(pt)
+	p, err := ParsePayload(pt)
 	if err != nil {
 		r.refused.Add(1)
 		return
@@ -141,7 +141,7 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 	}
 	b.last = at
 	b.emergency = b.emergency || h.Flags&protocol.FlagEmergency != 0
-	seq := b.unwrap.unwrap(p.seq)
+	seq := b.unwrap.Unwrap(p.Seq)
 	end := h.Flags&protocol.FlagEndOfBurst != 0
 	r.mu.Unlock()
 
@@ -154,12 +154,12 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 		b.jb.End()
 		return
 	}
-	if p.gap > 0 {
+	if p.Gap > 0 {
 		b.mu.Lock()
-		b.gaps[seq] = p.gap
+		b.gaps[seq] = p.Gap
 		b.mu.Unlock()
 	}
-	b.jb.Push(seq, p.opus, false, at)
+	b.jb.Push(seq, p.Opus, false, at)
 }
 
 // Run plays out every burst every 20 ms until ctx is done, and hands each
@@ -240,24 +240,4 @@ func (r *Receiver) flush(now time.Time) {
 			r.finish(b, now, false)
 		}
 	}
-}
-
-// seqUnwrapper extends 16-bit sequence numbers to 64 bits.
-type seqUnwrapper struct {
-	started bool
-	last    uint64
-}
-
-func (u *seqUnwrapper) unwrap(s uint16) uint64 {
-	if !u.started {
-		u.started = true
-		u.last = uint64(s)
-		return u.last
-	}
-	d := int16(s - uint16(u.last))
-	v := uint64(int64(u.last) + int64(d))
-	if v > u.last {
-		u.last = v
-	}
-	return v
 }

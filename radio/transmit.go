@@ -109,7 +109,7 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 	)
 	defer tick.Stop()
 	send := func(flags uint8, opus []byte) error {
-		pl = appendPayload(pl[:0], seq, gap, opus)
+		pl = AppendPayload(pl[:0], seq, gap, opus)
 		buf, err = cr.Seal(buf[:0], cfg.Talkgroup, flags, pl)
 		if err != nil {
 			return err

@@ -32,7 +32,8 @@ const usage = `varta: the Varta client.
   varta check --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--for 10s]
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100 --tx speech.wav [--emergency] [--priority N]
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --record DIR [--for 30s]
-  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200]      (interactive handheld)
+  varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
+              (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
 varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
 or revoked (the reason is printed), 1 on any other error.

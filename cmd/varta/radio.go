@@ -19,6 +19,7 @@ import (
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/radio"
+	"github.com/varta-ptt/varta/tui"
 )
 
 // exitFloor is the exit status of a transmission whose floor was denied or
@@ -31,6 +32,8 @@ type radioFlags struct {
 	priority                                 uint
 	emergency                                bool
 	bitrate                                  int
+	noAudio                                  bool
+	pttFile                                  string
 }
 
 func cmdRadio(args []string, out io.Writer) error {
@@ -46,6 +49,8 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.BoolVar(&f.emergency, "emergency", false, "with --tx: transmit as an emergency call")
 	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
 	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
+	fs.BoolVar(&f.noAudio, "no-audio", false, "interactive: do not open the microphone and speaker")
+	fs.StringVar(&f.pttFile, "ptt-file", "", "interactive: push-to-talk sends this WAV file instead of the microphone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -255,5 +260,21 @@ func joinTGs(tgs []uint32) string {
 
 // radioInteractive is the handheld screen.
 func radioInteractive(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32) error {
-	return errors.New("the interactive radio screen is not built yet: use --tx FILE or --record DIR")
+	var clip []int16
+	if f.pttFile != "" {
+		var err error
+		if clip, err = codec.ReadWAVFile(f.pttFile); err != nil {
+			return err
+		}
+	}
+	return tui.RunRadio(ctx, tui.RadioRun{
+		Identity:   id,
+		Addr:       f.server,
+		Talkgroups: tgs, // empty: every talkgroup the relay allows
+		Software:   "varta-radio/0.1",
+		Priority:   uint32(min(f.priority, 255)),
+		Encoder:    codec.EncoderConfig{Bitrate: f.bitrate},
+		NoAudio:    f.noAudio,
+		TxClip:     clip,
+	})
 }

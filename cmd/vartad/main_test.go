@@ -543,3 +543,67 @@ func TestStandaloneKMF(t *testing.T) {
 		t.Fatalf("with the standalone KMF: %v\n%s\nkmf:\n%s", err, out, kmfOut.String())
 	}
 }
+
+// The interactive handheld, driven like a person would in a terminal
+// (tmux): it connects, shows the talkgroup and its key, goes ON AIR on
+// space (toggle mode: tmux reports no key releases) and another radio
+// records the transmission under this radio's alias.
+func TestInteractiveRadioInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: scripts/deps.sh should have installed it")
+		}
+		t.Skip("tmux is not installed")
+	}
+	data, _, _ := startRunScript(t)
+	units := filepath.Join(data, "units")
+	wav := speechWAV(t, "Dispatch, P one oh two, en route.")
+	recDir := filepath.Join(t.TempDir(), "rec")
+	var recOut syncBuffer
+	rec := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p101.pem"), "--talkgroup", "100", "--record", recDir, "--for", "30s")
+	rec.Stdout, rec.Stderr = &recOut, &recOut
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Process.Kill()
+	waitOutput(t, &recOut, "listening on talkgroups 100")
+
+	session := fmt.Sprintf("varta-test-%d", os.Getpid())
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	cmdline := fmt.Sprintf("%s radio --identity %s --ptt-file %s", filepath.Join(binDir, "varta"), filepath.Join(units, "p102.pem"), wav)
+	tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmdline)
+	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	screen := func(want string) string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s := tmux("capture-pane", "-p", "-t", session)
+			if strings.Contains(s, want) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the screen never showed %q:\n%s", want, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	s := screen("connected")
+	for _, want := range []string{"P-102", "Patrol North", "end-to-end encrypted"} {
+		if !strings.Contains(s, want) {
+			s = screen(want)
+		}
+	}
+	tmux("send-keys", "-t", session, "Space")
+	s = screen("ON AIR")
+	t.Logf("on air:\n%s", s)
+	waitOutput(t, &recOut, "P-102 (unit 102)")
+	screen("PTT  idle")
+	tmux("send-keys", "-t", session, "q")
+}

@@ -1,0 +1,5 @@
+//go:build cgo && (!linux || android)
+
+package audiodev
+
+func quietAudioLibraries() {}

@@ -1,0 +1,238 @@
+package tui
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/varta-ptt/varta/codec"
+	"github.com/varta-ptt/varta/crypto/groupkey"
+	"github.com/varta-ptt/varta/protocol"
+	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
+)
+
+// opener opens received voice datagrams; *client.Crypto implements it.
+type opener interface {
+	Open(dst, datagram []byte) (protocol.VoiceHeader, []byte, groupkey.FrameInfo, error)
+}
+
+// liveRxConfig configures a liveRx.
+type liveRxConfig struct {
+	open   opener
+	jitter codec.JitterConfig
+	// idle ends a burst whose end marker was lost. Default 1 s.
+	idle time.Duration
+	// hear says whether a talkgroup's audio goes to the speaker.
+	hear func(tg uint16) bool
+	// out plays one mixed 20 ms frame; it must not block. Nil: nothing
+	// is played (the bursts are still followed, for TalkerMsg).
+	out func(pcm []int16)
+	// send delivers TalkerMsg to the screen; it must not block.
+	send func(tea.Msg)
+}
+
+// liveRx is the radio's receiver for live listening. Package radio's
+// Receiver hands over a transmission when it has ended, for recording;
+// this one plays as it goes: every 20 ms it pops a slot from each talker's
+// jitter buffer and mixes those of the heard talkgroups into the speaker.
+// Datagram and event are called from the voice and event pumps; run owns
+// the playout clock.
+type liveRx struct {
+	cfg liveRxConfig
+
+	mu      sync.Mutex // guards bursts, aliases and the fields of rxBurst marked so
+	bursts  map[burstKey]*rxBurst
+	aliases map[uint32]string
+
+	refused atomic.Uint64 // datagrams that failed to open or parse
+
+	// Owned by the playout goroutine.
+	mix []int32
+	pcm []int16
+}
+
+type burstKey struct {
+	tg     uint16
+	talker uint32
+}
+
+// rxBurst is one talker's transmission being heard.
+type rxBurst struct {
+	key burstKey
+	jb  *codec.JitterBuffer
+
+	// Guarded by liveRx.mu.
+	unwrap    radio.SeqUnwrapper
+	last      time.Time
+	emergency bool
+	alias     string
+
+	ended atomic.Bool // the end-of-burst marker arrived
+
+	// Owned by the playout goroutine.
+	played, concealed int
+}
+
+func newLiveRx(cfg liveRxConfig) *liveRx {
+	if cfg.idle == 0 {
+		cfg.idle = time.Second
+	}
+	if cfg.hear == nil {
+		cfg.hear = func(uint16) bool { return true }
+	}
+	if cfg.send == nil {
+		cfg.send = func(tea.Msg) {}
+	}
+	return &liveRx{
+		cfg:     cfg,
+		bursts:  make(map[burstKey]*rxBurst),
+		aliases: make(map[uint32]string),
+		mix:     make([]int32, codec.FrameSamples),
+		pcm:     make([]int16, codec.FrameSamples),
+	}
+}
+
+// event takes note of talker aliases from floor events.
+func (r *liveRx) event(fe *pb.FloorEvent) {
+	if fe != nil && fe.Kind == pb.FloorEventKind_FLOOR_EVENT_TAKEN {
+		r.mu.Lock()
+		r.aliases[fe.Talker] = fe.TalkerAlias
+		r.mu.Unlock()
+	}
+}
+
+// datagram handles a voice datagram that arrived at at.
+func (r *liveRx) datagram(d []byte, at time.Time) {
+	h, pt, _, err := r.cfg.open.Open(nil, d)
+	if err != nil {
+		r.refused.Add(1)
+		return
+	}
+	p, err := radio.ParsePayload(pt)
+	if err != nil {
+		r.refused.Add(1)
+		return
+	}
+	key := burstKey{h.Talkgroup, h.Sender}
+	var start *TalkerMsg
+	r.mu.Lock()
+	b := r.bursts[key]
+	if b == nil {
+		jb, err := codec.NewJitterBuffer(r.cfg.jitter)
+		if err != nil {
+			r.mu.Unlock()
+			return
+		}
+		b = &rxBurst{key: key, jb: jb, alias: r.aliases[h.Sender]}
+		r.bursts[key] = b
+		start = &TalkerMsg{Talkgroup: uint32(key.tg), Unit: key.talker, Alias: b.alias, Active: true}
+	}
+	b.last = at
+	b.emergency = b.emergency || h.Flags&protocol.FlagEmergency != 0
+	if start != nil {
+		start.Emergency = b.emergency
+	}
+	seq := b.unwrap.Unwrap(p.Seq)
+	r.mu.Unlock()
+	if start != nil {
+		r.cfg.send(*start)
+	}
+	if h.Flags&protocol.FlagEndOfBurst != 0 {
+		// The marker carries no audio.
+		b.ended.Store(true)
+		b.jb.End()
+		return
+	}
+	b.jb.Push(seq, p.Opus, false, at)
+}
+
+// run plays a slot of every burst every 20 ms until ctx is done.
+func (r *liveRx) run(ctx context.Context) {
+	t := time.NewTicker(codec.FrameDuration)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.flush()
+			return
+		case now := <-t.C:
+			r.tick(now)
+		}
+	}
+}
+
+// tick plays one 20 ms slot. Called only from the playout goroutine.
+func (r *liveRx) tick(now time.Time) {
+	r.mu.Lock()
+	bursts := make([]*rxBurst, 0, len(r.bursts))
+	for _, b := range r.bursts {
+		bursts = append(bursts, b)
+	}
+	r.mu.Unlock()
+	clear(r.mix)
+	mixed := false
+	for _, b := range bursts {
+		p := b.jb.Pop(now)
+		switch p.Kind {
+		case codec.KindDone:
+			r.finish(b, true)
+			continue
+		case codec.KindSilence:
+		case codec.KindFrame:
+			b.played++
+		case codec.KindFEC, codec.KindPLC:
+			b.played++
+			b.concealed++
+		}
+		if p.Kind != codec.KindSilence && r.cfg.hear(b.key.tg) {
+			for i, s := range p.PCM {
+				r.mix[i] += int32(s)
+			}
+			mixed = true
+		}
+		r.mu.Lock()
+		idle := now.Sub(b.last) > r.cfg.idle
+		r.mu.Unlock()
+		if idle && !b.ended.Load() && b.jb.Stats().Buffered == 0 {
+			r.finish(b, false)
+		}
+	}
+	if mixed && r.cfg.out != nil {
+		for i, v := range r.mix {
+			r.pcm[i] = int16(min(max(v, -32768), 32767))
+		}
+		r.cfg.out(r.pcm)
+	}
+}
+
+// finish ends a burst and tells the screen.
+func (r *liveRx) finish(b *rxBurst, complete bool) {
+	r.mu.Lock()
+	if r.bursts[b.key] == b {
+		delete(r.bursts, b.key)
+	}
+	alias := r.aliases[b.key.talker]
+	emergency := b.emergency
+	r.mu.Unlock()
+	r.cfg.send(TalkerMsg{
+		Talkgroup: uint32(b.key.tg), Unit: b.key.talker, Alias: alias, Emergency: emergency,
+		Heard: time.Duration(b.played) * codec.FrameDuration, Concealed: b.concealed, Complete: complete,
+	})
+}
+
+// flush ends every burst at shutdown.
+func (r *liveRx) flush() {
+	r.mu.Lock()
+	bursts := make([]*rxBurst, 0, len(r.bursts))
+	for _, b := range r.bursts {
+		bursts = append(bursts, b)
+	}
+	r.mu.Unlock()
+	for _, b := range bursts {
+		r.finish(b, false)
+	}
+}
