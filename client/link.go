@@ -185,6 +185,14 @@ func (l *Link) pump(ctx context.Context, c *Client) error {
 					l.log.Warn("key bundle refused", "tg", kb.Talkgroup, "err", err)
 				}
 			}
+			if z := env.GetZeroize(); z != nil && l.cfg.Crypto != nil {
+				// Stunned: the keys go at once, before anything else.
+				l.cfg.Crypto.Zeroize()
+				l.log.Warn("keys zeroized by order of the relay", "reason", z.Reason)
+			}
+			if rc := env.GetRadioCheck(); rc != nil {
+				go AnswerRadioCheck(ctx, c, rc)
+			}
 			select {
 			case l.events <- env:
 			case <-ctx.Done():
@@ -207,4 +215,10 @@ func jitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + time.Duration(n.Int64())
+}
+
+// AnswerRadioCheck answers a dispatcher's radio check.
+func AnswerRadioCheck(ctx context.Context, c *Client, rc *pb.RadioCheck) error {
+	_, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_RadioCheckReply{RadioCheckReply: &pb.RadioCheckReply{Check: rc.Check}}})
+	return err
 }

@@ -20,7 +20,8 @@ func newBareServer(t testing.TB, mutate func(*Config)) *Server {
 	if err := cfg.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[uint32]*session)}
+	s := &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[uint32]*session),
+		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]chan struct{})}}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	m := map[uint16]*talkgroup{}
 	s.tgs.Store(&m)

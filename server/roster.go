@@ -36,8 +36,10 @@ func (s *Server) AddTalkgroup(tg store.Talkgroup) error {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	if err := s.store.AddTalkgroup(tg); err != nil {
+		s.adminAudit("talkgroup.add", fmt.Sprintf("talkgroup %d", tg.ID), err)
 		return err
 	}
+	s.adminAudit("talkgroup.add", fmt.Sprintf("talkgroup %d", tg.ID), nil)
 	s.mu.Lock()
 	m := maps.Clone(*s.tgs.Load())
 	m[tg.ID] = newTalkgroup(s, tg.ID, tg.Name, tg.Priority)
@@ -54,8 +56,10 @@ func (s *Server) RemoveTalkgroup(id uint16) error {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	if err := s.store.RemoveTalkgroup(id); err != nil {
+		s.adminAudit("talkgroup.remove", fmt.Sprintf("talkgroup %d", id), err)
 		return err
 	}
+	s.adminAudit("talkgroup.remove", fmt.Sprintf("talkgroup %d", id), nil)
 	s.mu.Lock()
 	m := maps.Clone(*s.tgs.Load())
 	tg := m[id]
@@ -90,8 +94,10 @@ func (s *Server) AddUnit(u store.Unit) error {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	if err := s.store.AddUnit(u); err != nil {
+		s.adminAudit("unit.add", fmt.Sprintf("unit %d", u.ID), err)
 		return err
 	}
+	s.adminAudit("unit.add", fmt.Sprintf("unit %d", u.ID), nil)
 	s.log.Info("unit added", "unit", u.ID)
 	s.notifyKMF("unit added")
 	return nil
@@ -102,8 +108,10 @@ func (s *Server) RemoveUnit(id uint32) error {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	if err := s.store.RemoveUnit(id); err != nil {
+		s.adminAudit("unit.remove", fmt.Sprintf("unit %d", id), err)
 		return err
 	}
+	s.adminAudit("unit.remove", fmt.Sprintf("unit %d", id), nil)
 	if sess := s.session(id); sess != nil {
 		sess.cancel(&closeError{protocol.CloseRosterChange, fmt.Sprintf("unit %d was removed from the roster by the administrator", id)})
 	}
@@ -124,6 +132,7 @@ func (s *Server) SetUnitTalkgroups(id uint32, tgs []uint16) (store.Unit, error) 
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	u, err := s.store.SetUnitTalkgroups(id, tgs)
+	s.adminAudit("unit.set-talkgroups", fmt.Sprintf("unit %d", id), err)
 	if err != nil {
 		return u, err
 	}
@@ -170,6 +179,7 @@ func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, sig
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
 	u, err := s.store.ReplaceUnitCredentials(id, fingerprint, hpke, signing, cert)
+	s.adminAudit("unit.reissue", fmt.Sprintf("unit %d", id), err)
 	if err != nil {
 		return u, err
 	}
@@ -179,4 +189,9 @@ func (s *Server) ReplaceUnitCredentials(id uint32, fingerprint string, hpke, sig
 	s.log.Info("unit credentials replaced", "unit", id)
 	s.notifyKMF("unit identity re-issued")
 	return u, nil
+}
+
+// adminAudit records an administrator's roster change (actor 0).
+func (s *Server) adminAudit(action, target string, err error) {
+	s.audit(0, "administrator", action, target, outcome(err), "")
 }

@@ -29,6 +29,7 @@ type Server struct {
 	tls      *tls.Config
 	counters counters
 	nextCall atomic.Uint64
+	dispatch dispatchState
 
 	// tgs is the copy-on-write map of live talkgroups, read by the
 	// forwarding path without locks. Writers hold mu.
@@ -65,6 +66,7 @@ func New(cfg Config) (*Server, error) {
 		store:    cfg.Store,
 		tls:      pki.ServerTLSConfig(cfg.Identity, cfg.Now),
 		sessions: make(map[uint32]*session),
+		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]chan struct{})},
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	tgs, err := s.store.Talkgroups()

@@ -239,7 +239,9 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 	isRequest := true
 	switch env.Body.(type) {
 	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping,
-		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle:
+		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle,
+		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
+		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply:
 	default:
 		isRequest = false
 	}
@@ -291,11 +293,58 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 			err := sess.putKeyBundle(b.PutKeyBundle)
 			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}} })
 		}
+	case *pb.Envelope_SetStatus:
+		if sess.requireField(id, "report a status") {
+			sess.replyResult(id, sess.setStatus(b.SetStatus), ack)
+		}
+	case *pb.Envelope_ReportPosition:
+		if sess.requireField(id, "report a position") {
+			sess.replyResult(id, sess.reportPosition(b.ReportPosition), ack)
+		}
+	case *pb.Envelope_RaiseEmergency:
+		if sess.requireField(id, "raise an emergency") {
+			sess.replyResult(id, sess.raiseEmergency(b.RaiseEmergency), ack)
+		}
+	case *pb.Envelope_EmergencyAction:
+		if sess.requireDispatcher(id, "acknowledge or clear emergencies", "emergency.action", fmt.Sprintf("unit %d", b.EmergencyAction.GetUnit())) {
+			sess.replyResult(id, sess.emergencyAction(b.EmergencyAction), ack)
+		}
+	case *pb.Envelope_ListEmergencies:
+		if sess.requireDispatcher(id, "list emergencies", "emergency.list", "") {
+			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Emergencies{Emergencies: sess.srv.emergencies()}})
+		}
+	case *pb.Envelope_QueryUnits:
+		if sess.requireDispatcher(id, "query units", "units.query", "") {
+			ul, err := sess.queryUnits(b.QueryUnits)
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_UnitList{UnitList: ul}} })
+		}
+	case *pb.Envelope_UnitAction:
+		ua := b.UnitAction
+		if sess.requireDispatcher(id, "stun, revive or radio-check units", unitActionName(ua.GetKind()), fmt.Sprintf("unit %d", ua.GetUnit())) {
+			if reply, err := sess.unitAction(id, b.UnitAction); reply {
+				sess.replyResult(id, err, ack)
+			}
+		}
+	case *pb.Envelope_RadioCheckReply:
+		sess.radioCheckReply(b.RadioCheckReply)
+		sess.reply(id, ack())
 	default:
 		if id != 0 {
 			sess.replyError(id, pb.ErrorCode_ERROR_UNSUPPORTED, "this relay does not support that message type")
 		}
 	}
+}
+
+func ack() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}} }
+
+// requireField refuses field-unit services (status, position, emergency)
+// to infrastructure roles (kmf, recorder).
+func (sess *session) requireField(id uint64, what string) bool {
+	if sess.role == store.RoleKMF || sess.role == store.RoleRecorder {
+		sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, fmt.Sprintf("units with role %s may not %s", sess.role, what))
+		return false
+	}
+	return true
 }
 
 // replyResult replies with ok() or, when err is set, with an Error whose

@@ -35,6 +35,8 @@ const usage = `varta: the Varta client.
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
+  varta dispatch --identity FILE [--json] units|status|emergencies|ack|clear|check|stun|revive ...
+
 varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
 or revoked (the reason is printed), 1 on any other error.
 `
@@ -60,6 +62,8 @@ func run(args []string, out io.Writer) error {
 		return cmdCheck(args[1:], out)
 	case "radio":
 		return cmdRadio(args[1:], out)
+	case "dispatch":
+		return cmdDispatch(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil

@@ -34,6 +34,7 @@ type radioFlags struct {
 	bitrate                                  int
 	noAudio                                  bool
 	pttFile                                  string
+	position, status                         string
 }
 
 func cmdRadio(args []string, out io.Writer) error {
@@ -50,6 +51,8 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
 	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
 	fs.BoolVar(&f.noAudio, "no-audio", false, "interactive: do not open the microphone and speaker")
+	fs.StringVar(&f.position, "position", "", "LAT,LON: report this position (on connect, every 30 s, with each transmission and emergency)")
+	fs.StringVar(&f.status, "status", "", "set this unit status on connect: available, busy, en-route, on-scene, out-of-service or an agency code")
 	fs.StringVar(&f.pttFile, "ptt-file", "", "interactive: push-to-talk sends this WAV file instead of the microphone")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -122,12 +125,22 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 		return err
 	}
 	tg := uint16(tgs[0])
+	pos, err := reportField(ctx, c, f)
+	if err != nil {
+		return err
+	}
 	if err := waitForKey(ctx, c, cr, tg, f.keyWait); err != nil {
 		return err
 	}
 	em := pb.Emergency_EMERGENCY_NONE
 	if f.emergency {
 		em = pb.Emergency_EMERGENCY_EMERGENCY
+		// The emergency button: every dispatcher gets the alarm with the
+		// unit's position, then the emergency call pre-empts the talker.
+		if err := c.RaiseEmergency(ctx, em, uint32(tg), pos); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "EMERGENCY raised on talkgroup %d\n", tg)
 	}
 	fmt.Fprintf(out, "requesting the floor of talkgroup %d ...\n", tg)
 	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{
@@ -190,11 +203,21 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 		return err
 	}
 	var refused error
-	link := client.NewLink(client.LinkConfig{
+	var link *client.Link
+	link = client.NewLink(client.LinkConfig{
 		Client:     client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"},
 		Talkgroups: tgs, Crypto: cr,
 		OnState: func(up bool, err error) {
 			now := time.Now().Format("15:04:05")
+			if up && (f.position != "" || f.status != "") {
+				if c := link.Client(); c != nil {
+					go func() {
+						if _, err := reportField(ctx, c, f); err != nil {
+							fmt.Fprintf(os.Stderr, "varta: %v\n", err)
+						}
+					}()
+				}
+			}
 			if up {
 				fmt.Fprintf(out, "%s connected; listening on talkgroups %s\n", now, joinTGs(tgs))
 			} else if err != nil {
@@ -228,8 +251,14 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 	go func() { rx.Run(rctx); close(rxDone) }()
 	linkDone := make(chan error, 1)
 	go func() { linkDone <- link.Run(ctx) }()
+	every := time.NewTicker(30 * time.Second)
+	defer every.Stop()
 	for {
 		select {
+		case <-every.C:
+			if c := link.Client(); c != nil && f.position != "" {
+				go reportField(ctx, c, radioFlags{position: f.position})
+			}
 		case env := <-link.Events():
 			rx.Event(env)
 		case d := <-link.Voice():
@@ -277,4 +306,26 @@ func radioInteractive(ctx context.Context, id *pki.Identity, f radioFlags, tgs [
 		NoAudio:    f.noAudio,
 		TxClip:     clip,
 	})
+}
+
+// reportField sends the --status and --position of the radio, and returns
+// the position (nil without --position).
+func reportField(ctx context.Context, c *client.Client, f radioFlags) (*pb.Position, error) {
+	var pos *pb.Position
+	if f.position != "" {
+		lat, lon, err := parseLatLon(f.position)
+		if err != nil {
+			return nil, fmt.Errorf("--position: %w", err)
+		}
+		pos = &pb.Position{Lat: lat, Lon: lon, TimeMs: time.Now().UnixMilli()}
+		if err := c.ReportPosition(ctx, lat, lon, 0, time.Now()); err != nil {
+			return nil, fmt.Errorf("report position: %w", err)
+		}
+	}
+	if f.status != "" {
+		if err := c.SetStatus(ctx, f.status); err != nil {
+			return nil, fmt.Errorf("set status: %w", err)
+		}
+	}
+	return pos, nil
 }

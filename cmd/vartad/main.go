@@ -5,6 +5,7 @@
 //	vartad talkgroup add|list|remove ...
 //	vartad unit      add|list|remove|set-talkgroups ...
 //	vartad snapshot  --data DIR
+//	vartad audit     verify|list --data DIR
 //
 // Roster commands work whether or not the relay runs: while it runs they go
 // through its admin socket and take effect at once.
@@ -48,6 +49,8 @@ const usage = `vartad: the Varta relay and its administration.
   vartad unit set-talkgroups --data DIR --id 101 --talkgroups 100,300
   vartad unit reissue --data DIR --id 101 --out FILE   (new identity file; the old one stops working)
   vartad snapshot  --data DIR
+  vartad audit verify --data DIR | --file SNAPSHOT   (check the audit log's hash chain)
+  vartad audit list   --data DIR | --file SNAPSHOT [--from N] [--limit N]
   vartad kmf       --identity FILE [--server HOST:PORT]   (standalone key management facility)
 
 Roles: officer, dispatcher, commander, kmf, recorder.
@@ -77,6 +80,8 @@ func run(args []string, out io.Writer) error {
 		return cmdUnit(args, out)
 	case "snapshot":
 		return cmdSnapshot(args, out)
+	case "audit":
+		return cmdAudit(args, out)
 	case "kmf":
 		return cmdKMF(args)
 	case "help", "-h", "--help":

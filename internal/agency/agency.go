@@ -142,7 +142,7 @@ func OpenRoster(dir string) (r server.Roster, close func() error, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, st.Close, nil
+	return auditedStore{st}, st.Close, nil
 }
 
 // EnrolSpec describes a unit to enrol.

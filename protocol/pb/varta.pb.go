@@ -335,6 +335,159 @@ func (ErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{4}
 }
 
+type EmergencyState int32
+
+const (
+	EmergencyState_EMERGENCY_STATE_UNSPECIFIED EmergencyState = 0
+	EmergencyState_EMERGENCY_RAISED            EmergencyState = 1
+	EmergencyState_EMERGENCY_ACKNOWLEDGED      EmergencyState = 2
+	EmergencyState_EMERGENCY_CLEARED           EmergencyState = 3
+)
+
+// Enum value maps for EmergencyState.
+var (
+	EmergencyState_name = map[int32]string{
+		0: "EMERGENCY_STATE_UNSPECIFIED",
+		1: "EMERGENCY_RAISED",
+		2: "EMERGENCY_ACKNOWLEDGED",
+		3: "EMERGENCY_CLEARED",
+	}
+	EmergencyState_value = map[string]int32{
+		"EMERGENCY_STATE_UNSPECIFIED": 0,
+		"EMERGENCY_RAISED":            1,
+		"EMERGENCY_ACKNOWLEDGED":      2,
+		"EMERGENCY_CLEARED":           3,
+	}
+)
+
+func (x EmergencyState) Enum() *EmergencyState {
+	p := new(EmergencyState)
+	*p = x
+	return p
+}
+
+func (x EmergencyState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EmergencyState) Descriptor() protoreflect.EnumDescriptor {
+	return file_protocol_pb_varta_proto_enumTypes[5].Descriptor()
+}
+
+func (EmergencyState) Type() protoreflect.EnumType {
+	return &file_protocol_pb_varta_proto_enumTypes[5]
+}
+
+func (x EmergencyState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EmergencyState.Descriptor instead.
+func (EmergencyState) EnumDescriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{5}
+}
+
+type EmergencyActionKind int32
+
+const (
+	EmergencyActionKind_EMERGENCY_ACTION_UNSPECIFIED EmergencyActionKind = 0
+	EmergencyActionKind_EMERGENCY_ACK                EmergencyActionKind = 1
+	EmergencyActionKind_EMERGENCY_CLEAR              EmergencyActionKind = 2
+)
+
+// Enum value maps for EmergencyActionKind.
+var (
+	EmergencyActionKind_name = map[int32]string{
+		0: "EMERGENCY_ACTION_UNSPECIFIED",
+		1: "EMERGENCY_ACK",
+		2: "EMERGENCY_CLEAR",
+	}
+	EmergencyActionKind_value = map[string]int32{
+		"EMERGENCY_ACTION_UNSPECIFIED": 0,
+		"EMERGENCY_ACK":                1,
+		"EMERGENCY_CLEAR":              2,
+	}
+)
+
+func (x EmergencyActionKind) Enum() *EmergencyActionKind {
+	p := new(EmergencyActionKind)
+	*p = x
+	return p
+}
+
+func (x EmergencyActionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EmergencyActionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_protocol_pb_varta_proto_enumTypes[6].Descriptor()
+}
+
+func (EmergencyActionKind) Type() protoreflect.EnumType {
+	return &file_protocol_pb_varta_proto_enumTypes[6]
+}
+
+func (x EmergencyActionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EmergencyActionKind.Descriptor instead.
+func (EmergencyActionKind) EnumDescriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{6}
+}
+
+type UnitActionKind int32
+
+const (
+	UnitActionKind_UNIT_ACTION_UNSPECIFIED UnitActionKind = 0
+	UnitActionKind_UNIT_STUN               UnitActionKind = 1 // refuse the unit, close it, rekey its talkgroups, order it to zeroize
+	UnitActionKind_UNIT_REVIVE             UnitActionKind = 2 // undo a stun
+	UnitActionKind_UNIT_RADIO_CHECK        UnitActionKind = 3 // ask the radio to answer; reply RadioCheckResult
+)
+
+// Enum value maps for UnitActionKind.
+var (
+	UnitActionKind_name = map[int32]string{
+		0: "UNIT_ACTION_UNSPECIFIED",
+		1: "UNIT_STUN",
+		2: "UNIT_REVIVE",
+		3: "UNIT_RADIO_CHECK",
+	}
+	UnitActionKind_value = map[string]int32{
+		"UNIT_ACTION_UNSPECIFIED": 0,
+		"UNIT_STUN":               1,
+		"UNIT_REVIVE":             2,
+		"UNIT_RADIO_CHECK":        3,
+	}
+)
+
+func (x UnitActionKind) Enum() *UnitActionKind {
+	p := new(UnitActionKind)
+	*p = x
+	return p
+}
+
+func (x UnitActionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnitActionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_protocol_pb_varta_proto_enumTypes[7].Descriptor()
+}
+
+func (UnitActionKind) Type() protoreflect.EnumType {
+	return &file_protocol_pb_varta_proto_enumTypes[7]
+}
+
+func (x UnitActionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnitActionKind.Descriptor instead.
+func (UnitActionKind) EnumDescriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{7}
+}
+
 type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Request id: non-zero on requests and their replies, 0 on events.
@@ -350,6 +503,14 @@ type Envelope struct {
 	//	*Envelope_KmfStatusRequest
 	//	*Envelope_KmfMembersRequest
 	//	*Envelope_PutKeyBundle
+	//	*Envelope_SetStatus
+	//	*Envelope_ReportPosition
+	//	*Envelope_RaiseEmergency
+	//	*Envelope_EmergencyAction
+	//	*Envelope_ListEmergencies
+	//	*Envelope_QueryUnits
+	//	*Envelope_UnitAction
+	//	*Envelope_RadioCheckReply
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
@@ -359,10 +520,17 @@ type Envelope struct {
 	//	*Envelope_KeyBundles
 	//	*Envelope_KmfStatus
 	//	*Envelope_KmfMembers
+	//	*Envelope_Emergencies
+	//	*Envelope_UnitList
+	//	*Envelope_RadioCheckResult
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
 	//	*Envelope_KeyBundle
 	//	*Envelope_RekeyNeeded
+	//	*Envelope_EmergencyAlarm
+	//	*Envelope_UnitStatus
+	//	*Envelope_RadioCheck
+	//	*Envelope_Zeroize
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -493,6 +661,78 @@ func (x *Envelope) GetPutKeyBundle() *PutKeyBundle {
 	return nil
 }
 
+func (x *Envelope) GetSetStatus() *SetStatus {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SetStatus); ok {
+			return x.SetStatus
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetReportPosition() *ReportPosition {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ReportPosition); ok {
+			return x.ReportPosition
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRaiseEmergency() *RaiseEmergency {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RaiseEmergency); ok {
+			return x.RaiseEmergency
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetEmergencyAction() *EmergencyAction {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_EmergencyAction); ok {
+			return x.EmergencyAction
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetListEmergencies() *ListEmergencies {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ListEmergencies); ok {
+			return x.ListEmergencies
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetQueryUnits() *QueryUnits {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_QueryUnits); ok {
+			return x.QueryUnits
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUnitAction() *UnitAction {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UnitAction); ok {
+			return x.UnitAction
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRadioCheckReply() *RadioCheckReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RadioCheckReply); ok {
+			return x.RadioCheckReply
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -574,6 +814,33 @@ func (x *Envelope) GetKmfMembers() *KmfMembers {
 	return nil
 }
 
+func (x *Envelope) GetEmergencies() *Emergencies {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Emergencies); ok {
+			return x.Emergencies
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUnitList() *UnitList {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UnitList); ok {
+			return x.UnitList
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRadioCheckResult() *RadioCheckResult {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RadioCheckResult); ok {
+			return x.RadioCheckResult
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetFloorEvent() *FloorEvent {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_FloorEvent); ok {
@@ -605,6 +872,42 @@ func (x *Envelope) GetRekeyNeeded() *RekeyNeeded {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_RekeyNeeded); ok {
 			return x.RekeyNeeded
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetEmergencyAlarm() *EmergencyAlarm {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_EmergencyAlarm); ok {
+			return x.EmergencyAlarm
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUnitStatus() *UnitStatusEvent {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UnitStatus); ok {
+			return x.UnitStatus
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRadioCheck() *RadioCheck {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RadioCheck); ok {
+			return x.RadioCheck
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetZeroize() *Zeroize {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Zeroize); ok {
+			return x.Zeroize
 		}
 	}
 	return nil
@@ -651,6 +954,38 @@ type Envelope_PutKeyBundle struct {
 	PutKeyBundle *PutKeyBundle `protobuf:"bytes,18,opt,name=put_key_bundle,json=putKeyBundle,proto3,oneof"`
 }
 
+type Envelope_SetStatus struct {
+	SetStatus *SetStatus `protobuf:"bytes,19,opt,name=set_status,json=setStatus,proto3,oneof"`
+}
+
+type Envelope_ReportPosition struct {
+	ReportPosition *ReportPosition `protobuf:"bytes,20,opt,name=report_position,json=reportPosition,proto3,oneof"`
+}
+
+type Envelope_RaiseEmergency struct {
+	RaiseEmergency *RaiseEmergency `protobuf:"bytes,21,opt,name=raise_emergency,json=raiseEmergency,proto3,oneof"`
+}
+
+type Envelope_EmergencyAction struct {
+	EmergencyAction *EmergencyAction `protobuf:"bytes,22,opt,name=emergency_action,json=emergencyAction,proto3,oneof"`
+}
+
+type Envelope_ListEmergencies struct {
+	ListEmergencies *ListEmergencies `protobuf:"bytes,23,opt,name=list_emergencies,json=listEmergencies,proto3,oneof"`
+}
+
+type Envelope_QueryUnits struct {
+	QueryUnits *QueryUnits `protobuf:"bytes,24,opt,name=query_units,json=queryUnits,proto3,oneof"`
+}
+
+type Envelope_UnitAction struct {
+	UnitAction *UnitAction `protobuf:"bytes,25,opt,name=unit_action,json=unitAction,proto3,oneof"`
+}
+
+type Envelope_RadioCheckReply struct {
+	RadioCheckReply *RadioCheckReply `protobuf:"bytes,26,opt,name=radio_check_reply,json=radioCheckReply,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -688,6 +1023,18 @@ type Envelope_KmfMembers struct {
 	KmfMembers *KmfMembers `protobuf:"bytes,38,opt,name=kmf_members,json=kmfMembers,proto3,oneof"`
 }
 
+type Envelope_Emergencies struct {
+	Emergencies *Emergencies `protobuf:"bytes,39,opt,name=emergencies,proto3,oneof"`
+}
+
+type Envelope_UnitList struct {
+	UnitList *UnitList `protobuf:"bytes,40,opt,name=unit_list,json=unitList,proto3,oneof"`
+}
+
+type Envelope_RadioCheckResult struct {
+	RadioCheckResult *RadioCheckResult `protobuf:"bytes,41,opt,name=radio_check_result,json=radioCheckResult,proto3,oneof"`
+}
+
 type Envelope_FloorEvent struct {
 	// Relay to client: events.
 	FloorEvent *FloorEvent `protobuf:"bytes,50,opt,name=floor_event,json=floorEvent,proto3,oneof"`
@@ -703,6 +1050,22 @@ type Envelope_KeyBundle struct {
 
 type Envelope_RekeyNeeded struct {
 	RekeyNeeded *RekeyNeeded `protobuf:"bytes,53,opt,name=rekey_needed,json=rekeyNeeded,proto3,oneof"`
+}
+
+type Envelope_EmergencyAlarm struct {
+	EmergencyAlarm *EmergencyAlarm `protobuf:"bytes,54,opt,name=emergency_alarm,json=emergencyAlarm,proto3,oneof"`
+}
+
+type Envelope_UnitStatus struct {
+	UnitStatus *UnitStatusEvent `protobuf:"bytes,55,opt,name=unit_status,json=unitStatus,proto3,oneof"`
+}
+
+type Envelope_RadioCheck struct {
+	RadioCheck *RadioCheck `protobuf:"bytes,56,opt,name=radio_check,json=radioCheck,proto3,oneof"`
+}
+
+type Envelope_Zeroize struct {
+	Zeroize *Zeroize `protobuf:"bytes,57,opt,name=zeroize,proto3,oneof"`
 }
 
 func (*Envelope_Hello) isEnvelope_Body() {}
@@ -723,6 +1086,22 @@ func (*Envelope_KmfMembersRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutKeyBundle) isEnvelope_Body() {}
 
+func (*Envelope_SetStatus) isEnvelope_Body() {}
+
+func (*Envelope_ReportPosition) isEnvelope_Body() {}
+
+func (*Envelope_RaiseEmergency) isEnvelope_Body() {}
+
+func (*Envelope_EmergencyAction) isEnvelope_Body() {}
+
+func (*Envelope_ListEmergencies) isEnvelope_Body() {}
+
+func (*Envelope_QueryUnits) isEnvelope_Body() {}
+
+func (*Envelope_UnitAction) isEnvelope_Body() {}
+
+func (*Envelope_RadioCheckReply) isEnvelope_Body() {}
+
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
 func (*Envelope_AffiliateResult) isEnvelope_Body() {}
@@ -741,6 +1120,12 @@ func (*Envelope_KmfStatus) isEnvelope_Body() {}
 
 func (*Envelope_KmfMembers) isEnvelope_Body() {}
 
+func (*Envelope_Emergencies) isEnvelope_Body() {}
+
+func (*Envelope_UnitList) isEnvelope_Body() {}
+
+func (*Envelope_RadioCheckResult) isEnvelope_Body() {}
+
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
 func (*Envelope_AffiliationChanged) isEnvelope_Body() {}
@@ -748,6 +1133,14 @@ func (*Envelope_AffiliationChanged) isEnvelope_Body() {}
 func (*Envelope_KeyBundle) isEnvelope_Body() {}
 
 func (*Envelope_RekeyNeeded) isEnvelope_Body() {}
+
+func (*Envelope_EmergencyAlarm) isEnvelope_Body() {}
+
+func (*Envelope_UnitStatus) isEnvelope_Body() {}
+
+func (*Envelope_RadioCheck) isEnvelope_Body() {}
+
+func (*Envelope_Zeroize) isEnvelope_Body() {}
 
 // Hello is the first message of a session. The relay answers with Welcome.
 type Hello struct {
@@ -2319,12 +2712,1059 @@ func (x *RekeyNeeded) GetReason() string {
 	return ""
 }
 
+// SetStatus sets the unit's own status. Codes: available, busy, en-route,
+// on-scene, out-of-service, or an agency code ([a-z0-9][a-z0-9-]{0,23}).
+// Reply: Ack.
+type SetStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStatus) Reset() {
+	*x = SetStatus{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStatus) ProtoMessage() {}
+
+func (x *SetStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStatus.ProtoReflect.Descriptor instead.
+func (*SetStatus) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetStatus) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// UnitStatusEvent (to dispatchers and commanders) reports a status change.
+type UnitStatusEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Alias         string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	Code          string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	TimeMs        int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitStatusEvent) Reset() {
+	*x = UnitStatusEvent{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitStatusEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitStatusEvent) ProtoMessage() {}
+
+func (x *UnitStatusEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitStatusEvent.ProtoReflect.Descriptor instead.
+func (*UnitStatusEvent) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *UnitStatusEvent) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *UnitStatusEvent) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *UnitStatusEvent) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *UnitStatusEvent) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+type Position struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Lat           float64                `protobuf:"fixed64,1,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lon           float64                `protobuf:"fixed64,2,opt,name=lon,proto3" json:"lon,omitempty"`
+	AccuracyM     float64                `protobuf:"fixed64,3,opt,name=accuracy_m,json=accuracyM,proto3" json:"accuracy_m,omitempty"`
+	TimeMs        int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"` // when the fix was taken, Unix milliseconds
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Position) Reset() {
+	*x = Position{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Position) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Position) ProtoMessage() {}
+
+func (x *Position) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Position.ProtoReflect.Descriptor instead.
+func (*Position) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Position) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *Position) GetLon() float64 {
+	if x != nil {
+		return x.Lon
+	}
+	return 0
+}
+
+func (x *Position) GetAccuracyM() float64 {
+	if x != nil {
+		return x.AccuracyM
+	}
+	return 0
+}
+
+func (x *Position) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+// ReportPosition reports the unit's position. Reply: Ack.
+type ReportPosition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Position      *Position              `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportPosition) Reset() {
+	*x = ReportPosition{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportPosition) ProtoMessage() {}
+
+func (x *ReportPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportPosition.ProtoReflect.Descriptor instead.
+func (*ReportPosition) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ReportPosition) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// RaiseEmergency raises the unit's emergency alarm (EMERGENCY) or imminent
+// peril (IMMINENT_PERIL). It stays raised until a dispatcher clears it.
+// Reply: Ack.
+type RaiseEmergency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Level         Emergency              `protobuf:"varint,1,opt,name=level,proto3,enum=varta.v1.Emergency" json:"level,omitempty"`
+	Talkgroup     uint32                 `protobuf:"varint,2,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"` // the talkgroup of the emergency call, 0 if none
+	Position      *Position              `protobuf:"bytes,3,opt,name=position,proto3" json:"position,omitempty"`    // optional: the position at the time
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RaiseEmergency) Reset() {
+	*x = RaiseEmergency{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RaiseEmergency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RaiseEmergency) ProtoMessage() {}
+
+func (x *RaiseEmergency) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RaiseEmergency.ProtoReflect.Descriptor instead.
+func (*RaiseEmergency) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RaiseEmergency) GetLevel() Emergency {
+	if x != nil {
+		return x.Level
+	}
+	return Emergency_EMERGENCY_NONE
+}
+
+func (x *RaiseEmergency) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *RaiseEmergency) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+// EmergencyAlarm (to dispatchers, commanders and the unit itself) is the
+// state of one unit's emergency.
+type EmergencyAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Alias         string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	Level         Emergency              `protobuf:"varint,3,opt,name=level,proto3,enum=varta.v1.Emergency" json:"level,omitempty"`
+	Talkgroup     uint32                 `protobuf:"varint,4,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Position      *Position              `protobuf:"bytes,5,opt,name=position,proto3" json:"position,omitempty"` // last known position, if any
+	State         EmergencyState         `protobuf:"varint,6,opt,name=state,proto3,enum=varta.v1.EmergencyState" json:"state,omitempty"`
+	RaisedMs      int64                  `protobuf:"varint,7,opt,name=raised_ms,json=raisedMs,proto3" json:"raised_ms,omitempty"`
+	By            uint32                 `protobuf:"varint,8,opt,name=by,proto3" json:"by,omitempty"` // the dispatcher who acknowledged or cleared
+	ByAlias       string                 `protobuf:"bytes,9,opt,name=by_alias,json=byAlias,proto3" json:"by_alias,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyAlarm) Reset() {
+	*x = EmergencyAlarm{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyAlarm) ProtoMessage() {}
+
+func (x *EmergencyAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyAlarm.ProtoReflect.Descriptor instead.
+func (*EmergencyAlarm) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *EmergencyAlarm) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *EmergencyAlarm) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *EmergencyAlarm) GetLevel() Emergency {
+	if x != nil {
+		return x.Level
+	}
+	return Emergency_EMERGENCY_NONE
+}
+
+func (x *EmergencyAlarm) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *EmergencyAlarm) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *EmergencyAlarm) GetState() EmergencyState {
+	if x != nil {
+		return x.State
+	}
+	return EmergencyState_EMERGENCY_STATE_UNSPECIFIED
+}
+
+func (x *EmergencyAlarm) GetRaisedMs() int64 {
+	if x != nil {
+		return x.RaisedMs
+	}
+	return 0
+}
+
+func (x *EmergencyAlarm) GetBy() uint32 {
+	if x != nil {
+		return x.By
+	}
+	return 0
+}
+
+func (x *EmergencyAlarm) GetByAlias() string {
+	if x != nil {
+		return x.ByAlias
+	}
+	return ""
+}
+
+// EmergencyAction (dispatchers and commanders) acknowledges or clears a
+// unit's emergency. Reply: Ack.
+type EmergencyAction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Kind          EmergencyActionKind    `protobuf:"varint,2,opt,name=kind,proto3,enum=varta.v1.EmergencyActionKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmergencyAction) Reset() {
+	*x = EmergencyAction{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmergencyAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmergencyAction) ProtoMessage() {}
+
+func (x *EmergencyAction) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmergencyAction.ProtoReflect.Descriptor instead.
+func (*EmergencyAction) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *EmergencyAction) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *EmergencyAction) GetKind() EmergencyActionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EmergencyActionKind_EMERGENCY_ACTION_UNSPECIFIED
+}
+
+// ListEmergencies (dispatchers and commanders). Reply: Emergencies.
+type ListEmergencies struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEmergencies) Reset() {
+	*x = ListEmergencies{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEmergencies) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEmergencies) ProtoMessage() {}
+
+func (x *ListEmergencies) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEmergencies.ProtoReflect.Descriptor instead.
+func (*ListEmergencies) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{35}
+}
+
+type Emergencies struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alarms        []*EmergencyAlarm      `protobuf:"bytes,1,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Emergencies) Reset() {
+	*x = Emergencies{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Emergencies) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Emergencies) ProtoMessage() {}
+
+func (x *Emergencies) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Emergencies.ProtoReflect.Descriptor instead.
+func (*Emergencies) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Emergencies) GetAlarms() []*EmergencyAlarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+// QueryUnits (dispatchers and commanders) lists units: all of them, or the
+// nearest to a point. Reply: UnitList.
+type QueryUnits struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Near          bool                   `protobuf:"varint,1,opt,name=near,proto3" json:"near,omitempty"` // rank by distance from lat/lon
+	Lat           float64                `protobuf:"fixed64,2,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lon           float64                `protobuf:"fixed64,3,opt,name=lon,proto3" json:"lon,omitempty"`
+	Count         uint32                 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`                                      // at most this many (default 10 with near, all otherwise)
+	AvailableOnly bool                   `protobuf:"varint,5,opt,name=available_only,json=availableOnly,proto3" json:"available_only,omitempty"` // only units whose status is available
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryUnits) Reset() {
+	*x = QueryUnits{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryUnits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryUnits) ProtoMessage() {}
+
+func (x *QueryUnits) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryUnits.ProtoReflect.Descriptor instead.
+func (*QueryUnits) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *QueryUnits) GetNear() bool {
+	if x != nil {
+		return x.Near
+	}
+	return false
+}
+
+func (x *QueryUnits) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *QueryUnits) GetLon() float64 {
+	if x != nil {
+		return x.Lon
+	}
+	return 0
+}
+
+func (x *QueryUnits) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *QueryUnits) GetAvailableOnly() bool {
+	if x != nil {
+		return x.AvailableOnly
+	}
+	return false
+}
+
+type UnitInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Alias         string                 `protobuf:"bytes,2,opt,name=alias,proto3" json:"alias,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Talkgroups    []uint32               `protobuf:"varint,4,rep,packed,name=talkgroups,proto3" json:"talkgroups,omitempty"`
+	Online        bool                   `protobuf:"varint,5,opt,name=online,proto3" json:"online,omitempty"`
+	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	Position      *Position              `protobuf:"bytes,7,opt,name=position,proto3" json:"position,omitempty"`                      // absent when none is fresh
+	DistanceM     float64                `protobuf:"fixed64,8,opt,name=distance_m,json=distanceM,proto3" json:"distance_m,omitempty"` // with near
+	LastHeardMs   int64                  `protobuf:"varint,9,opt,name=last_heard_ms,json=lastHeardMs,proto3" json:"last_heard_ms,omitempty"`
+	Stunned       bool                   `protobuf:"varint,10,opt,name=stunned,proto3" json:"stunned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitInfo) Reset() {
+	*x = UnitInfo{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitInfo) ProtoMessage() {}
+
+func (x *UnitInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitInfo.ProtoReflect.Descriptor instead.
+func (*UnitInfo) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UnitInfo) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *UnitInfo) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *UnitInfo) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *UnitInfo) GetTalkgroups() []uint32 {
+	if x != nil {
+		return x.Talkgroups
+	}
+	return nil
+}
+
+func (x *UnitInfo) GetOnline() bool {
+	if x != nil {
+		return x.Online
+	}
+	return false
+}
+
+func (x *UnitInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *UnitInfo) GetPosition() *Position {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *UnitInfo) GetDistanceM() float64 {
+	if x != nil {
+		return x.DistanceM
+	}
+	return 0
+}
+
+func (x *UnitInfo) GetLastHeardMs() int64 {
+	if x != nil {
+		return x.LastHeardMs
+	}
+	return 0
+}
+
+func (x *UnitInfo) GetStunned() bool {
+	if x != nil {
+		return x.Stunned
+	}
+	return false
+}
+
+type UnitList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Units         []*UnitInfo            `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitList) Reset() {
+	*x = UnitList{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitList) ProtoMessage() {}
+
+func (x *UnitList) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitList.ProtoReflect.Descriptor instead.
+func (*UnitList) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *UnitList) GetUnits() []*UnitInfo {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+// UnitAction (dispatchers and commanders). Reply: Ack, or RadioCheckResult.
+type UnitAction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Kind          UnitActionKind         `protobuf:"varint,2,opt,name=kind,proto3,enum=varta.v1.UnitActionKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitAction) Reset() {
+	*x = UnitAction{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitAction) ProtoMessage() {}
+
+func (x *UnitAction) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitAction.ProtoReflect.Descriptor instead.
+func (*UnitAction) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *UnitAction) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *UnitAction) GetKind() UnitActionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return UnitActionKind_UNIT_ACTION_UNSPECIFIED
+}
+
+// RadioCheck (relay to a unit) asks the radio to answer with
+// RadioCheckReply carrying the same check ID.
+type RadioCheck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Check         uint64                 `protobuf:"varint,1,opt,name=check,proto3" json:"check,omitempty"`
+	From          uint32                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	FromAlias     string                 `protobuf:"bytes,3,opt,name=from_alias,json=fromAlias,proto3" json:"from_alias,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RadioCheck) Reset() {
+	*x = RadioCheck{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RadioCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RadioCheck) ProtoMessage() {}
+
+func (x *RadioCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RadioCheck.ProtoReflect.Descriptor instead.
+func (*RadioCheck) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RadioCheck) GetCheck() uint64 {
+	if x != nil {
+		return x.Check
+	}
+	return 0
+}
+
+func (x *RadioCheck) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *RadioCheck) GetFromAlias() string {
+	if x != nil {
+		return x.FromAlias
+	}
+	return ""
+}
+
+type RadioCheckReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Check         uint64                 `protobuf:"varint,1,opt,name=check,proto3" json:"check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RadioCheckReply) Reset() {
+	*x = RadioCheckReply{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RadioCheckReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RadioCheckReply) ProtoMessage() {}
+
+func (x *RadioCheckReply) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RadioCheckReply.ProtoReflect.Descriptor instead.
+func (*RadioCheckReply) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RadioCheckReply) GetCheck() uint64 {
+	if x != nil {
+		return x.Check
+	}
+	return 0
+}
+
+type RadioCheckResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Answered      bool                   `protobuf:"varint,2,opt,name=answered,proto3" json:"answered,omitempty"`
+	RoundTripMs   uint32                 `protobuf:"varint,3,opt,name=round_trip_ms,json=roundTripMs,proto3" json:"round_trip_ms,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"` // why not, for a person
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RadioCheckResult) Reset() {
+	*x = RadioCheckResult{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RadioCheckResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RadioCheckResult) ProtoMessage() {}
+
+func (x *RadioCheckResult) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RadioCheckResult.ProtoReflect.Descriptor instead.
+func (*RadioCheckResult) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RadioCheckResult) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *RadioCheckResult) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+func (x *RadioCheckResult) GetRoundTripMs() uint32 {
+	if x != nil {
+		return x.RoundTripMs
+	}
+	return 0
+}
+
+func (x *RadioCheckResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Zeroize (relay to a stunned unit) orders the radio to erase its keys. The
+// relay closes the connection right after.
+type Zeroize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Zeroize) Reset() {
+	*x = Zeroize{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Zeroize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Zeroize) ProtoMessage() {}
+
+func (x *Zeroize) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Zeroize.ProtoReflect.Descriptor instead.
+func (*Zeroize) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Zeroize) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x81\n" +
-	"\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xb1\x11\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -2337,7 +3777,18 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"keyRequest\x12J\n" +
 	"\x12kmf_status_request\x18\x10 \x01(\v2\x1a.varta.v1.KmfStatusRequestH\x00R\x10kmfStatusRequest\x12M\n" +
 	"\x13kmf_members_request\x18\x11 \x01(\v2\x1b.varta.v1.KmfMembersRequestH\x00R\x11kmfMembersRequest\x12>\n" +
-	"\x0eput_key_bundle\x18\x12 \x01(\v2\x16.varta.v1.PutKeyBundleH\x00R\fputKeyBundle\x12-\n" +
+	"\x0eput_key_bundle\x18\x12 \x01(\v2\x16.varta.v1.PutKeyBundleH\x00R\fputKeyBundle\x124\n" +
+	"\n" +
+	"set_status\x18\x13 \x01(\v2\x13.varta.v1.SetStatusH\x00R\tsetStatus\x12C\n" +
+	"\x0freport_position\x18\x14 \x01(\v2\x18.varta.v1.ReportPositionH\x00R\x0ereportPosition\x12C\n" +
+	"\x0fraise_emergency\x18\x15 \x01(\v2\x18.varta.v1.RaiseEmergencyH\x00R\x0eraiseEmergency\x12F\n" +
+	"\x10emergency_action\x18\x16 \x01(\v2\x19.varta.v1.EmergencyActionH\x00R\x0femergencyAction\x12F\n" +
+	"\x10list_emergencies\x18\x17 \x01(\v2\x19.varta.v1.ListEmergenciesH\x00R\x0flistEmergencies\x127\n" +
+	"\vquery_units\x18\x18 \x01(\v2\x14.varta.v1.QueryUnitsH\x00R\n" +
+	"queryUnits\x127\n" +
+	"\vunit_action\x18\x19 \x01(\v2\x14.varta.v1.UnitActionH\x00R\n" +
+	"unitAction\x12G\n" +
+	"\x11radio_check_reply\x18\x1a \x01(\v2\x19.varta.v1.RadioCheckReplyH\x00R\x0fradioCheckReply\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
@@ -2349,13 +3800,22 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
 	"kmf_status\x18% \x01(\v2\x13.varta.v1.KmfStatusH\x00R\tkmfStatus\x127\n" +
 	"\vkmf_members\x18& \x01(\v2\x14.varta.v1.KmfMembersH\x00R\n" +
-	"kmfMembers\x127\n" +
+	"kmfMembers\x129\n" +
+	"\vemergencies\x18' \x01(\v2\x15.varta.v1.EmergenciesH\x00R\vemergencies\x121\n" +
+	"\tunit_list\x18( \x01(\v2\x12.varta.v1.UnitListH\x00R\bunitList\x12J\n" +
+	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
 	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
 	"\n" +
 	"key_bundle\x184 \x01(\v2\x13.varta.v1.KeyBundleH\x00R\tkeyBundle\x12:\n" +
-	"\frekey_needed\x185 \x01(\v2\x15.varta.v1.RekeyNeededH\x00R\vrekeyNeededB\x06\n" +
+	"\frekey_needed\x185 \x01(\v2\x15.varta.v1.RekeyNeededH\x00R\vrekeyNeeded\x12C\n" +
+	"\x0femergency_alarm\x186 \x01(\v2\x18.varta.v1.EmergencyAlarmH\x00R\x0eemergencyAlarm\x12<\n" +
+	"\vunit_status\x187 \x01(\v2\x19.varta.v1.UnitStatusEventH\x00R\n" +
+	"unitStatus\x127\n" +
+	"\vradio_check\x188 \x01(\v2\x14.varta.v1.RadioCheckH\x00R\n" +
+	"radioCheck\x12-\n" +
+	"\azeroize\x189 \x01(\v2\x11.varta.v1.ZeroizeH\x00R\azeroizeB\x06\n" +
 	"\x04body\"#\n" +
 	"\x05Hello\x12\x1a\n" +
 	"\bsoftware\x18\x01 \x01(\tR\bsoftware\"\xad\x02\n" +
@@ -2470,7 +3930,85 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"member_key\x18\x02 \x01(\fR\tmemberKey\"C\n" +
 	"\vRekeyNeeded\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*V\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x1f\n" +
+	"\tSetStatus\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"h\n" +
+	"\x0fUnitStatusEvent\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x14\n" +
+	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x17\n" +
+	"\atime_ms\x18\x04 \x01(\x03R\x06timeMs\"f\n" +
+	"\bPosition\x12\x10\n" +
+	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lon\x18\x02 \x01(\x01R\x03lon\x12\x1d\n" +
+	"\n" +
+	"accuracy_m\x18\x03 \x01(\x01R\taccuracyM\x12\x17\n" +
+	"\atime_ms\x18\x04 \x01(\x03R\x06timeMs\"@\n" +
+	"\x0eReportPosition\x12.\n" +
+	"\bposition\x18\x01 \x01(\v2\x12.varta.v1.PositionR\bposition\"\x89\x01\n" +
+	"\x0eRaiseEmergency\x12)\n" +
+	"\x05level\x18\x01 \x01(\x0e2\x13.varta.v1.EmergencyR\x05level\x12\x1c\n" +
+	"\ttalkgroup\x18\x02 \x01(\rR\ttalkgroup\x12.\n" +
+	"\bposition\x18\x03 \x01(\v2\x12.varta.v1.PositionR\bposition\"\xab\x02\n" +
+	"\x0eEmergencyAlarm\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x14\n" +
+	"\x05alias\x18\x02 \x01(\tR\x05alias\x12)\n" +
+	"\x05level\x18\x03 \x01(\x0e2\x13.varta.v1.EmergencyR\x05level\x12\x1c\n" +
+	"\ttalkgroup\x18\x04 \x01(\rR\ttalkgroup\x12.\n" +
+	"\bposition\x18\x05 \x01(\v2\x12.varta.v1.PositionR\bposition\x12.\n" +
+	"\x05state\x18\x06 \x01(\x0e2\x18.varta.v1.EmergencyStateR\x05state\x12\x1b\n" +
+	"\traised_ms\x18\a \x01(\x03R\braisedMs\x12\x0e\n" +
+	"\x02by\x18\b \x01(\rR\x02by\x12\x19\n" +
+	"\bby_alias\x18\t \x01(\tR\abyAlias\"X\n" +
+	"\x0fEmergencyAction\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x121\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1d.varta.v1.EmergencyActionKindR\x04kind\"\x11\n" +
+	"\x0fListEmergencies\"?\n" +
+	"\vEmergencies\x120\n" +
+	"\x06alarms\x18\x01 \x03(\v2\x18.varta.v1.EmergencyAlarmR\x06alarms\"\x81\x01\n" +
+	"\n" +
+	"QueryUnits\x12\x12\n" +
+	"\x04near\x18\x01 \x01(\bR\x04near\x12\x10\n" +
+	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lon\x18\x03 \x01(\x01R\x03lon\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\rR\x05count\x12%\n" +
+	"\x0eavailable_only\x18\x05 \x01(\bR\ravailableOnly\"\xa5\x02\n" +
+	"\bUnitInfo\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x14\n" +
+	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1e\n" +
+	"\n" +
+	"talkgroups\x18\x04 \x03(\rR\n" +
+	"talkgroups\x12\x16\n" +
+	"\x06online\x18\x05 \x01(\bR\x06online\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x12.\n" +
+	"\bposition\x18\a \x01(\v2\x12.varta.v1.PositionR\bposition\x12\x1d\n" +
+	"\n" +
+	"distance_m\x18\b \x01(\x01R\tdistanceM\x12\"\n" +
+	"\rlast_heard_ms\x18\t \x01(\x03R\vlastHeardMs\x12\x18\n" +
+	"\astunned\x18\n" +
+	" \x01(\bR\astunned\"4\n" +
+	"\bUnitList\x12(\n" +
+	"\x05units\x18\x01 \x03(\v2\x12.varta.v1.UnitInfoR\x05units\"N\n" +
+	"\n" +
+	"UnitAction\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.varta.v1.UnitActionKindR\x04kind\"U\n" +
+	"\n" +
+	"RadioCheck\x12\x14\n" +
+	"\x05check\x18\x01 \x01(\x04R\x05check\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\rR\x04from\x12\x1d\n" +
+	"\n" +
+	"from_alias\x18\x03 \x01(\tR\tfromAlias\"'\n" +
+	"\x0fRadioCheckReply\x12\x14\n" +
+	"\x05check\x18\x01 \x01(\x04R\x05check\"~\n" +
+	"\x10RadioCheckResult\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x1a\n" +
+	"\banswered\x18\x02 \x01(\bR\banswered\x12\"\n" +
+	"\rround_trip_ms\x18\x03 \x01(\rR\vroundTripMs\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"!\n" +
+	"\aZeroize\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason*V\n" +
 	"\tEmergency\x12\x12\n" +
 	"\x0eEMERGENCY_NONE\x10\x00\x12\x1c\n" +
 	"\x18EMERGENCY_IMMINENT_PERIL\x10\x01\x12\x17\n" +
@@ -2511,7 +4049,21 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x11ERROR_NOT_ALLOWED\x10\x03\x12\x16\n" +
 	"\x12ERROR_RATE_LIMITED\x10\x04\x12\x13\n" +
 	"\x0fERROR_NOT_FOUND\x10\x05\x12\x12\n" +
-	"\x0eERROR_INTERNAL\x10\x06B(Z&github.com/varta-ptt/varta/protocol/pbb\x06proto3"
+	"\x0eERROR_INTERNAL\x10\x06*z\n" +
+	"\x0eEmergencyState\x12\x1f\n" +
+	"\x1bEMERGENCY_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10EMERGENCY_RAISED\x10\x01\x12\x1a\n" +
+	"\x16EMERGENCY_ACKNOWLEDGED\x10\x02\x12\x15\n" +
+	"\x11EMERGENCY_CLEARED\x10\x03*_\n" +
+	"\x13EmergencyActionKind\x12 \n" +
+	"\x1cEMERGENCY_ACTION_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rEMERGENCY_ACK\x10\x01\x12\x13\n" +
+	"\x0fEMERGENCY_CLEAR\x10\x02*c\n" +
+	"\x0eUnitActionKind\x12\x1b\n" +
+	"\x17UNIT_ACTION_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tUNIT_STUN\x10\x01\x12\x0f\n" +
+	"\vUNIT_REVIVE\x10\x02\x12\x14\n" +
+	"\x10UNIT_RADIO_CHECK\x10\x03B(Z&github.com/varta-ptt/varta/protocol/pbb\x06proto3"
 
 var (
 	file_protocol_pb_varta_proto_rawDescOnce sync.Once
@@ -2525,85 +4077,131 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 	return file_protocol_pb_varta_proto_rawDescData
 }
 
-var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
 	(Cause)(0),                 // 2: varta.v1.Cause
 	(FloorEventKind)(0),        // 3: varta.v1.FloorEventKind
 	(ErrorCode)(0),             // 4: varta.v1.ErrorCode
-	(*Envelope)(nil),           // 5: varta.v1.Envelope
-	(*Hello)(nil),              // 6: varta.v1.Hello
-	(*Welcome)(nil),            // 7: varta.v1.Welcome
-	(*TalkgroupInfo)(nil),      // 8: varta.v1.TalkgroupInfo
-	(*Affiliate)(nil),          // 9: varta.v1.Affiliate
-	(*AffiliateResult)(nil),    // 10: varta.v1.AffiliateResult
-	(*Affiliation)(nil),        // 11: varta.v1.Affiliation
-	(*FloorRequest)(nil),       // 12: varta.v1.FloorRequest
-	(*FloorRelease)(nil),       // 13: varta.v1.FloorRelease
-	(*FloorResult)(nil),        // 14: varta.v1.FloorResult
-	(*FloorEvent)(nil),         // 15: varta.v1.FloorEvent
-	(*AffiliationChanged)(nil), // 16: varta.v1.AffiliationChanged
-	(*Ping)(nil),               // 17: varta.v1.Ping
-	(*Pong)(nil),               // 18: varta.v1.Pong
-	(*Ack)(nil),                // 19: varta.v1.Ack
-	(*Error)(nil),              // 20: varta.v1.Error
-	(*KeyRequest)(nil),         // 21: varta.v1.KeyRequest
-	(*KeyBundles)(nil),         // 22: varta.v1.KeyBundles
-	(*KeyBundle)(nil),          // 23: varta.v1.KeyBundle
-	(*KmfStatusRequest)(nil),   // 24: varta.v1.KmfStatusRequest
-	(*KmfStatus)(nil),          // 25: varta.v1.KmfStatus
-	(*TalkgroupKeyState)(nil),  // 26: varta.v1.TalkgroupKeyState
-	(*KmfMembersRequest)(nil),  // 27: varta.v1.KmfMembersRequest
-	(*KmfMembers)(nil),         // 28: varta.v1.KmfMembers
-	(*Member)(nil),             // 29: varta.v1.Member
-	(*PutKeyBundle)(nil),       // 30: varta.v1.PutKeyBundle
-	(*MemberKey)(nil),          // 31: varta.v1.MemberKey
-	(*RekeyNeeded)(nil),        // 32: varta.v1.RekeyNeeded
+	(EmergencyState)(0),        // 5: varta.v1.EmergencyState
+	(EmergencyActionKind)(0),   // 6: varta.v1.EmergencyActionKind
+	(UnitActionKind)(0),        // 7: varta.v1.UnitActionKind
+	(*Envelope)(nil),           // 8: varta.v1.Envelope
+	(*Hello)(nil),              // 9: varta.v1.Hello
+	(*Welcome)(nil),            // 10: varta.v1.Welcome
+	(*TalkgroupInfo)(nil),      // 11: varta.v1.TalkgroupInfo
+	(*Affiliate)(nil),          // 12: varta.v1.Affiliate
+	(*AffiliateResult)(nil),    // 13: varta.v1.AffiliateResult
+	(*Affiliation)(nil),        // 14: varta.v1.Affiliation
+	(*FloorRequest)(nil),       // 15: varta.v1.FloorRequest
+	(*FloorRelease)(nil),       // 16: varta.v1.FloorRelease
+	(*FloorResult)(nil),        // 17: varta.v1.FloorResult
+	(*FloorEvent)(nil),         // 18: varta.v1.FloorEvent
+	(*AffiliationChanged)(nil), // 19: varta.v1.AffiliationChanged
+	(*Ping)(nil),               // 20: varta.v1.Ping
+	(*Pong)(nil),               // 21: varta.v1.Pong
+	(*Ack)(nil),                // 22: varta.v1.Ack
+	(*Error)(nil),              // 23: varta.v1.Error
+	(*KeyRequest)(nil),         // 24: varta.v1.KeyRequest
+	(*KeyBundles)(nil),         // 25: varta.v1.KeyBundles
+	(*KeyBundle)(nil),          // 26: varta.v1.KeyBundle
+	(*KmfStatusRequest)(nil),   // 27: varta.v1.KmfStatusRequest
+	(*KmfStatus)(nil),          // 28: varta.v1.KmfStatus
+	(*TalkgroupKeyState)(nil),  // 29: varta.v1.TalkgroupKeyState
+	(*KmfMembersRequest)(nil),  // 30: varta.v1.KmfMembersRequest
+	(*KmfMembers)(nil),         // 31: varta.v1.KmfMembers
+	(*Member)(nil),             // 32: varta.v1.Member
+	(*PutKeyBundle)(nil),       // 33: varta.v1.PutKeyBundle
+	(*MemberKey)(nil),          // 34: varta.v1.MemberKey
+	(*RekeyNeeded)(nil),        // 35: varta.v1.RekeyNeeded
+	(*SetStatus)(nil),          // 36: varta.v1.SetStatus
+	(*UnitStatusEvent)(nil),    // 37: varta.v1.UnitStatusEvent
+	(*Position)(nil),           // 38: varta.v1.Position
+	(*ReportPosition)(nil),     // 39: varta.v1.ReportPosition
+	(*RaiseEmergency)(nil),     // 40: varta.v1.RaiseEmergency
+	(*EmergencyAlarm)(nil),     // 41: varta.v1.EmergencyAlarm
+	(*EmergencyAction)(nil),    // 42: varta.v1.EmergencyAction
+	(*ListEmergencies)(nil),    // 43: varta.v1.ListEmergencies
+	(*Emergencies)(nil),        // 44: varta.v1.Emergencies
+	(*QueryUnits)(nil),         // 45: varta.v1.QueryUnits
+	(*UnitInfo)(nil),           // 46: varta.v1.UnitInfo
+	(*UnitList)(nil),           // 47: varta.v1.UnitList
+	(*UnitAction)(nil),         // 48: varta.v1.UnitAction
+	(*RadioCheck)(nil),         // 49: varta.v1.RadioCheck
+	(*RadioCheckReply)(nil),    // 50: varta.v1.RadioCheckReply
+	(*RadioCheckResult)(nil),   // 51: varta.v1.RadioCheckResult
+	(*Zeroize)(nil),            // 52: varta.v1.Zeroize
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
-	6,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
-	9,  // 1: varta.v1.Envelope.affiliate:type_name -> varta.v1.Affiliate
-	12, // 2: varta.v1.Envelope.floor_request:type_name -> varta.v1.FloorRequest
-	13, // 3: varta.v1.Envelope.floor_release:type_name -> varta.v1.FloorRelease
-	17, // 4: varta.v1.Envelope.ping:type_name -> varta.v1.Ping
-	21, // 5: varta.v1.Envelope.key_request:type_name -> varta.v1.KeyRequest
-	24, // 6: varta.v1.Envelope.kmf_status_request:type_name -> varta.v1.KmfStatusRequest
-	27, // 7: varta.v1.Envelope.kmf_members_request:type_name -> varta.v1.KmfMembersRequest
-	30, // 8: varta.v1.Envelope.put_key_bundle:type_name -> varta.v1.PutKeyBundle
-	7,  // 9: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	10, // 10: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	14, // 11: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	19, // 12: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	18, // 13: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	20, // 14: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	22, // 15: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
-	25, // 16: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
-	28, // 17: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
-	15, // 18: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	16, // 19: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	23, // 20: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
-	32, // 21: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
-	8,  // 22: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	11, // 23: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 24: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 25: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 26: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 27: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 28: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 29: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	8,  // 30: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 31: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	23, // 32: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
-	26, // 33: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
-	29, // 34: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
-	31, // 35: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
+	12, // 1: varta.v1.Envelope.affiliate:type_name -> varta.v1.Affiliate
+	15, // 2: varta.v1.Envelope.floor_request:type_name -> varta.v1.FloorRequest
+	16, // 3: varta.v1.Envelope.floor_release:type_name -> varta.v1.FloorRelease
+	20, // 4: varta.v1.Envelope.ping:type_name -> varta.v1.Ping
+	24, // 5: varta.v1.Envelope.key_request:type_name -> varta.v1.KeyRequest
+	27, // 6: varta.v1.Envelope.kmf_status_request:type_name -> varta.v1.KmfStatusRequest
+	30, // 7: varta.v1.Envelope.kmf_members_request:type_name -> varta.v1.KmfMembersRequest
+	33, // 8: varta.v1.Envelope.put_key_bundle:type_name -> varta.v1.PutKeyBundle
+	36, // 9: varta.v1.Envelope.set_status:type_name -> varta.v1.SetStatus
+	39, // 10: varta.v1.Envelope.report_position:type_name -> varta.v1.ReportPosition
+	40, // 11: varta.v1.Envelope.raise_emergency:type_name -> varta.v1.RaiseEmergency
+	42, // 12: varta.v1.Envelope.emergency_action:type_name -> varta.v1.EmergencyAction
+	43, // 13: varta.v1.Envelope.list_emergencies:type_name -> varta.v1.ListEmergencies
+	45, // 14: varta.v1.Envelope.query_units:type_name -> varta.v1.QueryUnits
+	48, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
+	50, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
+	10, // 17: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	13, // 18: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	17, // 19: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	22, // 20: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	21, // 21: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	23, // 22: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	25, // 23: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	28, // 24: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	31, // 25: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	44, // 26: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
+	47, // 27: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	51, // 28: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	18, // 29: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	19, // 30: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	26, // 31: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	35, // 32: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	41, // 33: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
+	37, // 34: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
+	49, // 35: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	52, // 36: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	11, // 37: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	14, // 38: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 39: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 40: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 41: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 42: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 43: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 44: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	11, // 45: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 46: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	26, // 47: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	29, // 48: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	32, // 49: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	34, // 50: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	38, // 51: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
+	0,  // 52: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
+	38, // 53: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
+	0,  // 54: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
+	38, // 55: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
+	5,  // 56: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
+	6,  // 57: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
+	41, // 58: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
+	38, // 59: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	46, // 60: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 61: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -2621,6 +4219,14 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_KmfStatusRequest)(nil),
 		(*Envelope_KmfMembersRequest)(nil),
 		(*Envelope_PutKeyBundle)(nil),
+		(*Envelope_SetStatus)(nil),
+		(*Envelope_ReportPosition)(nil),
+		(*Envelope_RaiseEmergency)(nil),
+		(*Envelope_EmergencyAction)(nil),
+		(*Envelope_ListEmergencies)(nil),
+		(*Envelope_QueryUnits)(nil),
+		(*Envelope_UnitAction)(nil),
+		(*Envelope_RadioCheckReply)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
@@ -2630,18 +4236,25 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_KeyBundles)(nil),
 		(*Envelope_KmfStatus)(nil),
 		(*Envelope_KmfMembers)(nil),
+		(*Envelope_Emergencies)(nil),
+		(*Envelope_UnitList)(nil),
+		(*Envelope_RadioCheckResult)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
 		(*Envelope_KeyBundle)(nil),
 		(*Envelope_RekeyNeeded)(nil),
+		(*Envelope_EmergencyAlarm)(nil),
+		(*Envelope_UnitStatus)(nil),
+		(*Envelope_RadioCheck)(nil),
+		(*Envelope_Zeroize)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   28,
+			NumEnums:      8,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -21,8 +21,14 @@
 //     deletes the key of a unit that may no longer hold it, in that same
 //     transaction. PutKeys stores a new epoch; MemberKey hands out one
 //     member's key.
+//   - roster.db also holds the audit log (audit.go): Audit appends an entry
+//     in its own commit, durable like a roster change; the entries form a
+//     hash chain that VerifyAudit walks, independently of Open's checks.
 //   - live.db holds presence, synced about once a second (SyncPolicy
-//     EverySecond); records expire after Config.PresenceTTL.
+//     EverySecond); records expire after Config.PresenceTTL. It also holds
+//     each unit's position (expiring after Config.PositionTTL) and status
+//     for dispatch (dispatch.go); a spatial index over the positions
+//     answers Nearest and Within (nearest.go).
 //   - Snapshot writes a consistent copy of roster.db to SnapshotDir, which
 //     can be copied over roster.db to restore; RunSnapshots calls it
 //     periodically.

@@ -7,8 +7,8 @@ import (
 )
 
 var (
-	// ErrNotFound is returned when a unit, talkgroup or presence record does
-	// not exist.
+	// ErrNotFound is returned when a unit, talkgroup, or presence, position
+	// or status record does not exist.
 	ErrNotFound = errors.New("store: not found")
 	// ErrExists is returned when adding a unit or talkgroup whose ID is
 	// already taken.
@@ -82,7 +82,7 @@ func (e *DamagedError) Error() string {
 	var how string
 	switch {
 	case filepath.Base(e.File) == liveFile:
-		how = fmt.Sprintf("It holds only live state (presence and last-heard times), which the relay rebuilds: "+
+		how = fmt.Sprintf("It holds only live state (presence, last-heard times, positions and unit statuses), which the relay rebuilds as units report in: "+
 			"stop the relay, move %s aside, and start the relay again; it will create an empty one.", e.File)
 	case e.Snapshot != "":
 		how = fmt.Sprintf("Stop the relay, move the file aside, and copy the newest snapshot from %s (%s) to %s; "+

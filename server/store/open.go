@@ -112,6 +112,8 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 			if u, err = decodeUnit(k, r.val); err == nil {
 				units = append(units, u)
 			}
+		case strings.HasPrefix(k, auditPfx):
+			_, _, err = decodeAudit(k, r.val)
 		case strings.HasPrefix(k, keysPfx):
 			var tk talkgroupKeys
 			if tk, err = decodeKeys(k, r.val); err == nil {
@@ -183,6 +185,8 @@ func (s *Store) checkLiveFile() (*checkedFile, error) {
 		case r.key == metaSchemaKey && !r.del:
 			_, err = decodeSchema(r.val)
 		case r.key == metaSchemaKey:
+		case isDispatchKey(r.key):
+			err = checkDispatchRecord(r)
 		case !isPresenceKey(r.key):
 			return nil, s.damaged(path, fmt.Errorf("unexpected key %q at byte %d", r.key, r.off))
 		case !r.del:
@@ -325,7 +329,7 @@ func (s *Store) loadLive(f *checkedFile) error {
 			return fmt.Errorf("store: initialise %s: %w", path, err)
 		}
 	}
-	return nil
+	return s.indexPositions()
 }
 
 // cutTornTail copies data, the whole of path, to path.torn-TIME, then cuts

@@ -15,6 +15,9 @@ import (
 // Key layout. IDs are zero-padded so that key order is numeric order.
 //
 //	roster.db:
+//	  audit:00000000000000000017
+//	                           auditRecord: audit log entry 17, 20 digits
+//	                           (see audit.go); never changed or deleted
 //	  meta:schema              schemaRecord, written when the store is created
 //	  meta:commit              commitMarker of the newest commit (see commit.go)
 //	  keys:00100               keysRecord: talkgroup 100's key state and the
@@ -27,6 +30,8 @@ import (
 //	live.db:
 //	  meta:schema              schemaRecord
 //	  presence:00000101        presenceRecord, with a TTL
+//	  position:00000101        positionRecord, with a TTL (see dispatch.go)
+//	  status:00000101          statusRecord (see dispatch.go)
 const (
 	metaSchemaKey  = "meta:schema"
 	metaCommitKey  = "meta:commit"
@@ -39,14 +44,14 @@ const (
 )
 
 // Schema versions. Version 2 added the certificate to unit records ("cert")
-// and the keys: records. Open reads versions 1 and 2 alike: a version 1
-// record is a version 2 record without the new fields. roster.db is written
-// at version 2; since every commit marker carries the version, an older
+// and the keys: records, version 3 the audit: records. Open reads them all
+// alike: an older record is a newer one without the new fields. roster.db is
+// written at version 3; since every commit marker carries the version, an older
 // Varta refuses a roster.db that this version has changed as written by a
 // newer version (ErrNewerSchema), not as damaged. live.db did not change and
 // is still written at version 1, which older versions read.
 const (
-	schemaVersion     = 2 // the newest version this build reads; roster.db is written at it
+	schemaVersion     = 3 // the newest version this build reads; roster.db is written at it
 	minSchemaVersion  = 1 // the oldest version this build reads
 	liveSchemaVersion = 1 // the version live.db is written at
 )

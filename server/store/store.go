@@ -43,6 +43,9 @@ type Config struct {
 	// PresenceTTL is how long a presence record lives after its last write.
 	// Default (0): 24h.
 	PresenceTTL time.Duration
+	// PositionTTL is how long a unit's position lives after its last write
+	// (SetPosition). Default (0): 30 min.
+	PositionTTL time.Duration
 }
 
 func (c *Config) fill() error {
@@ -70,7 +73,7 @@ func (c *Config) fill() error {
 	case c.PresenceTTL == 0:
 		c.PresenceTTL = 24 * time.Hour
 	}
-	return nil
+	return c.fillDispatch()
 }
 
 // Store is the relay's roster and live state on disk. Its methods are safe

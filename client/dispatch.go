@@ -1,0 +1,89 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/varta-ptt/varta/protocol/pb"
+)
+
+// Dispatch services. Officers report status, position and emergencies;
+// dispatchers and commanders query units, handle emergencies and stun,
+// revive or radio-check units. A refusal (for example an officer trying to
+// stun) comes back as a *RequestError whose Reason says why.
+
+func (c *Client) ack(ctx context.Context, env *pb.Envelope) error {
+	_, err := c.Do(ctx, env)
+	return err
+}
+
+// SetStatus sets this unit's status: available, busy, en-route, on-scene,
+// out-of-service or an agency code.
+func (c *Client) SetStatus(ctx context.Context, code string) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_SetStatus{SetStatus: &pb.SetStatus{Code: code}}})
+}
+
+// ReportPosition reports this unit's position.
+func (c *Client) ReportPosition(ctx context.Context, lat, lon, accuracyM float64, at time.Time) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_ReportPosition{ReportPosition: &pb.ReportPosition{
+		Position: &pb.Position{Lat: lat, Lon: lon, AccuracyM: accuracyM, TimeMs: at.UnixMilli()},
+	}}})
+}
+
+// RaiseEmergency raises this unit's emergency alarm (or imminent peril),
+// with its position when known (pos may be nil).
+func (c *Client) RaiseEmergency(ctx context.Context, level pb.Emergency, tg uint32, pos *pb.Position) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_RaiseEmergency{RaiseEmergency: &pb.RaiseEmergency{Level: level, Talkgroup: tg, Position: pos}}})
+}
+
+// AckEmergency acknowledges a unit's emergency (dispatchers).
+func (c *Client) AckEmergency(ctx context.Context, unit uint32) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_EmergencyAction{EmergencyAction: &pb.EmergencyAction{Unit: unit, Kind: pb.EmergencyActionKind_EMERGENCY_ACK}}})
+}
+
+// ClearEmergency clears a unit's emergency (dispatchers).
+func (c *Client) ClearEmergency(ctx context.Context, unit uint32) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_EmergencyAction{EmergencyAction: &pb.EmergencyAction{Unit: unit, Kind: pb.EmergencyActionKind_EMERGENCY_CLEAR}}})
+}
+
+// Emergencies lists the raised and acknowledged emergencies (dispatchers).
+func (c *Client) Emergencies(ctx context.Context) ([]*pb.EmergencyAlarm, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_ListEmergencies{ListEmergencies: &pb.ListEmergencies{}}})
+	if err != nil {
+		return nil, err
+	}
+	if e := reply.GetEmergencies(); e != nil {
+		return e.Alarms, nil
+	}
+	return nil, errors.New("client: unexpected reply to ListEmergencies")
+}
+
+// QueryUnits lists units, or the nearest ones to a point (dispatchers).
+func (c *Client) QueryUnits(ctx context.Context, q *pb.QueryUnits) ([]*pb.UnitInfo, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: q}})
+	if err != nil {
+		return nil, err
+	}
+	if ul := reply.GetUnitList(); ul != nil {
+		return ul.Units, nil
+	}
+	return nil, errors.New("client: unexpected reply to QueryUnits")
+}
+
+// UnitAction stuns or revives a unit (dispatchers).
+func (c *Client) UnitAction(ctx context.Context, unit uint32, kind pb.UnitActionKind) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_UnitAction{UnitAction: &pb.UnitAction{Unit: unit, Kind: kind}}})
+}
+
+// RadioCheck asks a unit's radio to answer (dispatchers).
+func (c *Client) RadioCheck(ctx context.Context, unit uint32) (*pb.RadioCheckResult, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_UnitAction{UnitAction: &pb.UnitAction{Unit: unit, Kind: pb.UnitActionKind_UNIT_RADIO_CHECK}}})
+	if err != nil {
+		return nil, err
+	}
+	if r := reply.GetRadioCheckResult(); r != nil {
+		return r, nil
+	}
+	return nil, errors.New("client: unexpected reply to a radio check")
+}

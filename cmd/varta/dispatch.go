@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/protocol/pb"
+)
+
+const dispatchUsage = `varta dispatch --identity FILE [--server HOST:PORT] [--json] ACTION
+
+  units [--near LAT,LON] [--count N] [--available]   list units, or the nearest to a point
+  status UNIT                                        a unit's status, position and presence
+  emergencies                                        raised and acknowledged emergencies
+  ack UNIT | clear UNIT                              acknowledge or clear a unit's emergency
+  check UNIT                                         radio check: does the radio answer?
+  stun UNIT | revive UNIT                            disable a radio (keys zeroized, rekey) or undo it
+`
+
+// cmdDispatch is the scriptable dispatcher command line.
+func cmdDispatch(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("varta dispatch", flag.ContinueOnError)
+	identity := fs.String("identity", "", "the dispatcher's identity file (required)")
+	server := fs.String("server", "", "relay address (default: the one in the identity file)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, dispatchUsage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *identity == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("give --identity FILE and an action")
+	}
+	id, err := pki.LoadIdentityFile(*identity)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{Identity: id, Addr: *server, Software: "varta-dispatch/0.1"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	d := dispatcher{c: c, json: *asJSON, out: out}
+	action, rest := fs.Arg(0), fs.Args()[1:]
+	switch action {
+	case "units":
+		return d.units(ctx, rest)
+	case "status":
+		return d.status(ctx, rest)
+	case "emergencies":
+		return d.emergencies(ctx)
+	case "ack", "clear", "check", "stun", "revive":
+		unit, err := oneUnit(action, rest)
+		if err != nil {
+			return err
+		}
+		return d.unitAction(ctx, action, unit)
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown action %q", action)
+}
+
+type dispatcher struct {
+	c    *client.Client
+	json bool
+	out  io.Writer
+}
+
+func oneUnit(action string, args []string) (uint32, error) {
+	if len(args) != 1 {
+		return 0, fmt.Errorf("%s needs one unit ID", action)
+	}
+	n, err := strconv.ParseUint(args[0], 10, 32)
+	if err != nil || n == 0 || n > 16777215 {
+		return 0, fmt.Errorf("%q is not a unit ID (1..16777215)", args[0])
+	}
+	return uint32(n), nil
+}
+
+// printJSON prints a protobuf message as JSON with the proto field names.
+func (d dispatcher) printJSON(m proto.Message) error {
+	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var v any
+	json.Unmarshal(b, &v)
+	enc := json.NewEncoder(d.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (d dispatcher) units(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("units", flag.ContinueOnError)
+	near := fs.String("near", "", "LAT,LON: rank by distance from this point")
+	count := fs.Uint("count", 0, "at most this many (default 10 with --near)")
+	avail := fs.Bool("available", false, "only units whose status is available")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q := &pb.QueryUnits{Count: uint32(*count), AvailableOnly: *avail}
+	if *near != "" {
+		lat, lon, err := parseLatLon(*near)
+		if err != nil {
+			return err
+		}
+		q.Near, q.Lat, q.Lon = true, lat, lon
+	}
+	units, err := d.c.QueryUnits(ctx, q)
+	if err != nil {
+		return err
+	}
+	if d.json {
+		return d.printJSON(&pb.UnitList{Units: units})
+	}
+	w := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
+	if q.Near {
+		fmt.Fprintln(w, "UNIT\tALIAS\tSTATUS\tDISTANCE\tONLINE\tPOSITION AGE")
+	} else {
+		fmt.Fprintln(w, "UNIT\tALIAS\tROLE\tSTATUS\tONLINE\tTALKGROUPS\tPOSITION AGE")
+	}
+	for _, u := range units {
+		age := "-"
+		if u.Position != nil {
+			age = time.Since(time.UnixMilli(u.Position.TimeMs)).Round(time.Second).String()
+		}
+		if q.Near {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%v\t%s\n", u.Unit, u.Alias, orDash(u.Status), metres(u.DistanceM), u.Online, age)
+		} else {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%v\t%s\t%s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), u.Online, tgList(u.Talkgroups), age)
+		}
+	}
+	return w.Flush()
+}
+
+func (d dispatcher) status(ctx context.Context, args []string) error {
+	unit, err := oneUnit("status", args)
+	if err != nil {
+		return err
+	}
+	units, err := d.c.QueryUnits(ctx, &pb.QueryUnits{})
+	if err != nil {
+		return err
+	}
+	for _, u := range units {
+		if u.Unit != unit {
+			continue
+		}
+		if d.json {
+			return d.printJSON(u)
+		}
+		pos := "no fresh position"
+		if u.Position != nil {
+			pos = fmt.Sprintf("%.5f,%.5f (±%.0f m, %s ago)", u.Position.Lat, u.Position.Lon, u.Position.AccuracyM, time.Since(time.UnixMilli(u.Position.TimeMs)).Round(time.Second))
+		}
+		online := "offline"
+		if u.Online {
+			online = "online"
+		}
+		stunned := ""
+		if u.Stunned {
+			stunned = ", STUNNED"
+		}
+		fmt.Fprintf(d.out, "unit %d %s (%s): %s, %s%s\nposition: %s\ntalkgroups: %s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), online, stunned, pos, tgList(u.Talkgroups))
+		return nil
+	}
+	return fmt.Errorf("unit %d is not in the roster", unit)
+}
+
+func (d dispatcher) emergencies(ctx context.Context) error {
+	alarms, err := d.c.Emergencies(ctx)
+	if err != nil {
+		return err
+	}
+	if d.json {
+		return d.printJSON(&pb.Emergencies{Alarms: alarms})
+	}
+	if len(alarms) == 0 {
+		fmt.Fprintln(d.out, "no emergencies")
+		return nil
+	}
+	w := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "UNIT\tALIAS\tLEVEL\tSTATE\tTALKGROUP\tRAISED\tPOSITION")
+	for _, a := range alarms {
+		pos := "-"
+		if a.Position != nil {
+			pos = fmt.Sprintf("%.5f,%.5f", a.Position.Lat, a.Position.Lon)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", a.Unit, a.Alias, levelName(a.Level), stateName(a.State), a.Talkgroup, time.UnixMilli(a.RaisedMs).Format("15:04:05"), pos)
+	}
+	return w.Flush()
+}
+
+func (d dispatcher) unitAction(ctx context.Context, action string, unit uint32) error {
+	var err error
+	switch action {
+	case "ack":
+		err = d.c.AckEmergency(ctx, unit)
+	case "clear":
+		err = d.c.ClearEmergency(ctx, unit)
+	case "stun":
+		err = d.c.UnitAction(ctx, unit, pb.UnitActionKind_UNIT_STUN)
+	case "revive":
+		err = d.c.UnitAction(ctx, unit, pb.UnitActionKind_UNIT_REVIVE)
+	case "check":
+		res, err := d.c.RadioCheck(ctx, unit)
+		if err != nil {
+			return err
+		}
+		if d.json {
+			return d.printJSON(res)
+		}
+		if res.Answered {
+			fmt.Fprintf(d.out, "unit %d answered in %d ms\n", unit, res.RoundTripMs)
+			return nil
+		}
+		return fmt.Errorf("radio check: %s", res.Reason)
+	}
+	if err != nil {
+		return err
+	}
+	if d.json {
+		return json.NewEncoder(d.out).Encode(map[string]any{"action": action, "unit": unit, "ok": true})
+	}
+	done := map[string]string{"ack": "emergency acknowledged", "clear": "emergency cleared", "stun": "stunned: the radio is refused, its keys zeroized, its talkgroups rekeyed", "revive": "revived"}
+	fmt.Fprintf(d.out, "unit %d %s\n", unit, done[action])
+	return nil
+}
+
+func parseLatLon(s string) (lat, lon float64, err error) {
+	a, b, ok := strings.Cut(s, ",")
+	if ok {
+		lat, err = strconv.ParseFloat(strings.TrimSpace(a), 64)
+		if err == nil {
+			lon, err = strconv.ParseFloat(strings.TrimSpace(b), 64)
+		}
+	}
+	if !ok || err != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("%q is not a position: give LAT,LON in degrees, e.g. 51.5072,-0.1276", s)
+	}
+	return lat, lon, nil
+}
+
+func metres(m float64) string {
+	if m >= 1000 {
+		return fmt.Sprintf("%.2f km", m/1000)
+	}
+	return fmt.Sprintf("%.0f m", m)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func tgList(tgs []uint32) string {
+	if len(tgs) == 0 {
+		return "-"
+	}
+	s := make([]string, len(tgs))
+	for i, t := range tgs {
+		s[i] = strconv.Itoa(int(t))
+	}
+	return strings.Join(s, ",")
+}
+
+func levelName(e pb.Emergency) string {
+	if e == pb.Emergency_EMERGENCY_IMMINENT_PERIL {
+		return "imminent-peril"
+	}
+	return "EMERGENCY"
+}
+
+func stateName(s pb.EmergencyState) string {
+	switch s {
+	case pb.EmergencyState_EMERGENCY_RAISED:
+		return "RAISED"
+	case pb.EmergencyState_EMERGENCY_ACKNOWLEDGED:
+		return "acknowledged"
+	case pb.EmergencyState_EMERGENCY_CLEARED:
+		return "cleared"
+	}
+	return "-"
+}

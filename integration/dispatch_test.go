@@ -1,0 +1,279 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/server/store"
+)
+
+// dispatcher connects a dispatcher unit on the given talkgroups.
+func (r *relay) dispatcher(t *testing.T, id uint32, alias string, tgs ...uint16) *client.Client {
+	t.Helper()
+	c := r.dial(r.enrol(id, alias, store.RoleDispatcher, tgs...))
+	affiliate(t, c, tgs...)
+	return c
+}
+
+// waitAlarm waits for an emergency alarm event about unit in state.
+func waitAlarm(t *testing.T, c *client.Client, unit uint32, state pb.EmergencyState) *pb.EmergencyAlarm {
+	t.Helper()
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case env := <-c.Events():
+			if a := env.GetEmergencyAlarm(); a != nil && a.Unit == unit && a.State == state {
+				return a
+			}
+		case <-timeout:
+			t.Fatalf("unit %d got no %v alarm for unit %d", c.Unit(), state, unit)
+		}
+	}
+}
+
+// The emergency button: every dispatcher gets the alarm with the unit's
+// last location; the emergency call pre-empts the talker; the alarm stays
+// raised until a dispatcher acknowledges and clears it; officers may not.
+func TestEmergencyAlarm(t *testing.T) {
+	r := startRelay(t, nil)
+	talker := r.unit(101, "P-101", 100)
+	victim := r.unit(102, "P-102", 100)
+	d1 := r.dispatcher(t, 900, "DISPATCH-1", 100)
+	d2 := r.dispatcher(t, 901, "DISPATCH-2")
+
+	if err := victim.ReportPosition(ctxT(t), 51.5072, -0.1276, 8, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	request(t, talker, 100, 50, 0)
+	if err := victim.RaiseEmergency(ctxT(t), pb.Emergency_EMERGENCY_EMERGENCY, 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*client.Client{d1, d2} {
+		a := waitAlarm(t, d, 102, pb.EmergencyState_EMERGENCY_RAISED)
+		if a.Alias != "P-102" || a.Level != pb.Emergency_EMERGENCY_EMERGENCY || a.Talkgroup != 100 || a.Position == nil || a.Position.Lat != 51.5072 {
+			t.Fatalf("dispatcher %d alarm: %+v", d.Unit(), a)
+		}
+	}
+	// The emergency call pre-empts the talker.
+	if res := request(t, victim, 100, 0, pb.Emergency_EMERGENCY_EMERGENCY); res.Status != pb.FloorStatus_FLOOR_GRANTED {
+		t.Fatalf("emergency call: %v %s", res.Status, res.Reason)
+	}
+	if rev := waitFloor(t, talker, 100, pb.FloorEventKind_FLOOR_EVENT_REVOKED); rev.Cause != pb.Cause_CAUSE_PREEMPTED {
+		t.Fatalf("talker revoked with %v", rev.Cause)
+	}
+	// An officer may not acknowledge.
+	err := talker.AckEmergency(ctxT(t), 102)
+	var re *client.RequestError
+	if !errors.As(err, &re) || re.Code != pb.ErrorCode_ERROR_NOT_ALLOWED || !strings.Contains(re.Reason, "officer") {
+		t.Fatalf("officer acknowledging: %v", err)
+	}
+	// Raised until cleared.
+	alarms, err := d1.Emergencies(ctxT(t))
+	if err != nil || len(alarms) != 1 || alarms[0].State != pb.EmergencyState_EMERGENCY_RAISED {
+		t.Fatalf("emergencies: %v %v", alarms, err)
+	}
+	if err := d1.AckEmergency(ctxT(t), 102); err != nil {
+		t.Fatal(err)
+	}
+	if a := waitAlarm(t, victim, 102, pb.EmergencyState_EMERGENCY_ACKNOWLEDGED); a.By != 900 || a.ByAlias != "DISPATCH-1" {
+		t.Fatalf("the unit is told %+v", a)
+	}
+	waitAlarm(t, d2, 102, pb.EmergencyState_EMERGENCY_ACKNOWLEDGED)
+	if alarms, _ := d2.Emergencies(ctxT(t)); len(alarms) != 1 {
+		t.Fatal("an acknowledged emergency must stay until cleared")
+	}
+	if err := d2.ClearEmergency(ctxT(t), 102); err != nil {
+		t.Fatal(err)
+	}
+	waitAlarm(t, d1, 102, pb.EmergencyState_EMERGENCY_CLEARED)
+	if alarms, _ := d1.Emergencies(ctxT(t)); len(alarms) != 0 {
+		t.Fatalf("cleared emergency still listed: %v", alarms)
+	}
+}
+
+// Status from the radio reaches the dispatchers; the nearest available
+// units to a point come back in order of true distance.
+func TestStatusAndNearestUnits(t *testing.T) {
+	r := startRelay(t, nil)
+	d := r.dispatcher(t, 900, "DISPATCH-1", 100)
+	// Around Trafalgar Square: distances roughly 100 m, 600 m, 2 km, 5 km.
+	places := []struct {
+		id       uint32
+		alias    string
+		lat, lon float64
+		status   string
+	}{
+		{101, "P-101", 51.5077, -0.1290, "available"},
+		{102, "P-102", 51.5120, -0.1230, "busy"},
+		{103, "P-103", 51.4950, -0.1450, "available"},
+		{104, "P-104", 51.5400, -0.1000, "available"},
+	}
+	for _, p := range places {
+		c := r.unit(p.id, p.alias, 100)
+		if err := c.ReportPosition(ctxT(t), p.lat, p.lon, 5, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetStatus(ctxT(t), p.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timeout := time.After(waitLimit)
+	for seen := 0; seen < len(places); {
+		select {
+		case env := <-d.Events():
+			if ev := env.GetUnitStatus(); ev != nil {
+				seen++
+			}
+		case <-timeout:
+			t.Fatal("dispatcher did not see every status change")
+		}
+	}
+	units, err := d.QueryUnits(ctxT(t), &pb.QueryUnits{Near: true, Lat: 51.5080, Lon: -0.1281, Count: 3, AvailableOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	for _, u := range units {
+		got = append(got, u.Unit)
+	}
+	if len(got) != 3 || got[0] != 101 || got[1] != 103 || got[2] != 104 {
+		t.Fatalf("nearest available: %v, want [101 103 104]", got)
+	}
+	if units[0].DistanceM < 50 || units[0].DistanceM > 120 {
+		t.Fatalf("unit 101 at %.0f m, want about 70 m", units[0].DistanceM)
+	}
+	// A bad status is refused with the valid codes named.
+	c := r.unit(105, "P-105", 100)
+	err = c.SetStatus(ctxT(t), "Having Lunch!")
+	var re *client.RequestError
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "available") {
+		t.Fatalf("bad status: %v", err)
+	}
+	// An officer may not query units.
+	if _, err := c.QueryUnits(ctxT(t), &pb.QueryUnits{}); !errors.As(err, &re) || re.Code != pb.ErrorCode_ERROR_NOT_ALLOWED {
+		t.Fatalf("officer query: %v", err)
+	}
+}
+
+// Stun: the radio is told to zeroize and disconnected, cannot connect again
+// (also after a relay restart), and cannot open the next transmission even
+// with the keys it held. Revive undoes it. Officers may not stun.
+func TestStunAndRevive(t *testing.T) {
+	r := startRelay(t, nil)
+	r.startKMF(t)
+	d := r.dispatcher(t, 900, "DISPATCH-1")
+	talker := r.secureUnit(t, 101, "P-101", 100)
+	victimID := r.enrol(102, "P-102", store.RoleOfficer, 100)
+	victimCrypto, _ := client.NewCrypto(victimID, nil)
+	kept, _ := client.NewCrypto(victimID, nil) // the keys a tampered radio would keep
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: victimID, Addr: r.addr}, Talkgroups: []uint32{100}, Crypto: victimCrypto, RetryMin: 50 * time.Millisecond})
+	linkDone := make(chan error, 1)
+	go func() { linkDone <- link.Run(ctx) }()
+	<-link.Connected()
+	e := r.waitKeysFresh(t, 100)
+	talker.waitEpoch(t, 100, e)
+	if n, err := kept.FetchKeys(ctxT(t), link.Client()); err != nil || n != 1 {
+		t.Fatalf("victim keys: %d %v", n, err)
+	}
+
+	// An officer may not stun.
+	var re *client.RequestError
+	if err := talker.UnitAction(ctxT(t), 102, pb.UnitActionKind_UNIT_STUN); !errors.As(err, &re) || re.Code != pb.ErrorCode_ERROR_NOT_ALLOWED {
+		t.Fatalf("officer stun: %v", err)
+	}
+	if err := d.UnitAction(ctxT(t), 102, pb.UnitActionKind_UNIT_STUN); err != nil {
+		t.Fatal(err)
+	}
+	// The radio zeroizes and the link stops with the reason.
+	select {
+	case err := <-linkDone:
+		var refused *client.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(err.Error(), "stunned") {
+			t.Fatalf("stunned radio's link ended with %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the stunned radio stayed connected")
+	}
+	if victimCrypto.HasKey(100) {
+		t.Fatal("the stunned radio did not zeroize its keys")
+	}
+	if _, err := r.tryDial(victimID); err == nil || !strings.Contains(err.Error(), "stunned") {
+		t.Fatalf("stunned radio reconnecting: %v", err)
+	}
+	// Its talkgroup was rekeyed: the keys it kept open nothing new.
+	e2 := r.waitKeysFresh(t, 100)
+	if e2 <= e {
+		t.Fatalf("no new epoch after the stun (epoch %d)", e2)
+	}
+	talker.waitEpoch(t, 100, e2)
+	frame, err := talker.crypto.Seal(nil, 100, 0, []byte("suspect in custody"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := kept.Open(nil, frame); err == nil {
+		t.Fatal("the stunned radio's old keys opened a transmission after the stun")
+	}
+	// Still stunned after a relay restart.
+	r.restart()
+	if _, err := r.tryDial(victimID); err == nil || !strings.Contains(err.Error(), "stunned") {
+		t.Fatalf("after a restart: %v", err)
+	}
+	d = r.dispatcher(t, 903, "DISPATCH-3")
+	if err := d.UnitAction(ctxT(t), 102, pb.UnitActionKind_UNIT_REVIVE); err != nil {
+		t.Fatal(err)
+	}
+	back, err := r.tryDial(victimID)
+	if err != nil {
+		t.Fatalf("revived radio: %v", err)
+	}
+	affiliate(t, back, 100)
+	// The audit log holds the stun and the revive, and verifies.
+	n, err := r.store.VerifyAudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := r.store.AuditLog(0, 1000)
+	var actions []string
+	for _, a := range log {
+		if a.Target == "unit 102" {
+			actions = append(actions, a.Action+":"+a.Outcome)
+		}
+	}
+	joined := strings.Join(actions, " ")
+	if !strings.Contains(joined, "stun:ok") || !strings.Contains(joined, "revive:ok") || !strings.Contains(joined, "stun:refused") {
+		t.Fatalf("audit of unit 102: %v (of %d entries)", actions, n)
+	}
+}
+
+// A radio check is answered by a connected radio and reported as not
+// answered for one that is not connected.
+func TestRadioCheck(t *testing.T) {
+	r := startRelay(t, nil)
+	d := r.dispatcher(t, 900, "DISPATCH-1")
+	id := r.enrol(101, "P-101", store.RoleOfficer, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: id, Addr: r.addr}})
+	go link.Run(ctx)
+	<-link.Connected()
+	go func() { // the radio's event pump
+		for range link.Events() {
+		}
+	}()
+	res, err := d.RadioCheck(ctxT(t), 101)
+	if err != nil || !res.Answered {
+		t.Fatalf("radio check of a connected radio: %+v %v", res, err)
+	}
+	r.enrol(102, "P-102", store.RoleOfficer, 100)
+	res, err = d.RadioCheck(ctxT(t), 102)
+	if err != nil || res.Answered || !strings.Contains(res.Reason, "not connected") {
+		t.Fatalf("radio check of an absent radio: %+v %v", res, err)
+	}
+}
