@@ -87,3 +87,26 @@ func (c *Client) RadioCheck(ctx context.Context, unit uint32) (*pb.RadioCheckRes
 	}
 	return nil, errors.New("client: unexpected reply to a radio check")
 }
+
+// SendMessage sends a text message or call alert to a unit or a talkgroup.
+func (c *Client) SendMessage(ctx context.Context, m *pb.SendMessage) (*pb.MessageAccepted, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_SendMessage{SendMessage: m}})
+	if err != nil {
+		return nil, err
+	}
+	if a := reply.GetMessageAccepted(); a != nil {
+		return a, nil
+	}
+	return nil, errors.New("client: unexpected reply to SendMessage")
+}
+
+// ConfirmMessage tells the relay a message was delivered to this radio.
+func (c *Client) ConfirmMessage(ctx context.Context, id uint64) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_MessageReceipt{MessageReceipt: &pb.MessageReceipt{Id: id}}})
+}
+
+// Regroup moves units into a talkgroup for an operation, or back with undo
+// (dispatchers).
+func (c *Client) Regroup(ctx context.Context, tg uint32, units []uint32, undo bool) error {
+	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_Regroup{Regroup: &pb.Regroup{Talkgroup: tg, Units: units, Undo: undo}}})
+}

@@ -193,6 +193,11 @@ func (l *Link) pump(ctx context.Context, c *Client) error {
 			if rc := env.GetRadioCheck(); rc != nil {
 				go AnswerRadioCheck(ctx, c, rc)
 			}
+			if tm := env.GetTextMessage(); tm != nil {
+				// A delivery receipt: the relay keeps the message queued
+				// until the radio has it.
+				go c.ConfirmMessage(ctx, tm.Id)
+			}
 			select {
 			case l.events <- env:
 			case <-ctx.Done():

@@ -3,11 +3,14 @@ package integration
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/server/store"
 )
@@ -275,5 +278,152 @@ func TestRadioCheck(t *testing.T) {
 	res, err = d.RadioCheck(ctxT(t), 102)
 	if err != nil || res.Answered || !strings.Contains(res.Reason, "not connected") {
 		t.Fatalf("radio check of an absent radio: %+v %v", res, err)
+	}
+}
+
+// runLink runs a reconnecting radio for the test and returns it.
+func (r *relay) runLink(t *testing.T, id uint32, alias string, tgs ...uint16) *client.Link {
+	t.Helper()
+	return r.runLinkFor(t, r.enrol(id, alias, store.RoleOfficer, tgs...))
+}
+
+func (r *relay) runLinkFor(t *testing.T, ident *pki.Identity) *client.Link {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: ident, Addr: r.addr}, RetryMin: 50 * time.Millisecond, RetryMax: 300 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { link.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-link.Connected():
+	case <-time.After(waitLimit):
+		t.Fatalf("unit %d did not connect", ident.UnitID)
+	}
+	return link
+}
+
+// waitText waits for a text message event on a link.
+func waitText(t *testing.T, events <-chan *pb.Envelope) *pb.TextMessage {
+	t.Helper()
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case env := <-events:
+			if tm := env.GetTextMessage(); tm != nil {
+				return tm
+			}
+		case <-timeout:
+			t.Fatal("no text message arrived")
+			return nil
+		}
+	}
+}
+
+// Messages and call alerts: delivered at once to a radio that is on, with
+// a delivery receipt to the sender; kept (across a relay restart) for a
+// radio that is off and delivered when it connects.
+func TestMessagesAndCallAlerts(t *testing.T) {
+	r := startRelay(t, nil)
+	d := r.dispatcher(t, 900, "DISPATCH-1", 100)
+	on := r.runLink(t, 101, "P-101", 100)
+	offID := r.enrol(102, "P-102", store.RoleOfficer, 100)
+
+	acc, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToUnit: 101, Text: "Call the station on a landline"})
+	if err != nil || acc.Delivered != 1 || acc.Queued != 0 {
+		t.Fatalf("message to an online unit: %+v %v", acc, err)
+	}
+	tm := waitText(t, on.Events())
+	if tm.Text != "Call the station on a landline" || tm.From != 900 || tm.FromAlias != "DISPATCH-1" {
+		t.Fatalf("received %+v", tm)
+	}
+	timeout := time.After(waitLimit)
+	for got := false; !got; {
+		select {
+		case env := <-d.Events():
+			if rc := env.GetDeliveryReceipt(); rc != nil && rc.Id == acc.Id && rc.Unit == 101 {
+				got = true
+			}
+		case <-timeout:
+			t.Fatal("no delivery receipt")
+		}
+	}
+	// To the offline unit: a call alert and a message wait for it, also
+	// through a relay restart.
+	alert, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToUnit: 102, Alert: true})
+	if err != nil || alert.Queued != 1 {
+		t.Fatalf("alert to an offline unit: %+v %v", alert, err)
+	}
+	if _, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToTalkgroup: 100, Text: "Briefing at 1400"}); err != nil {
+		t.Fatal(err)
+	}
+	r.restart()
+	off := r.runLinkFor(t, offID)
+	first, second := waitText(t, off.Events()), waitText(t, off.Events())
+	if !first.Alert || second.Text != "Briefing at 1400" || second.ToTalkgroup != 100 {
+		t.Fatalf("queued delivery: %+v then %+v", first, second)
+	}
+	// Delivered means confirmed: nothing waits any more.
+	deadline := time.Now().Add(waitLimit)
+	for {
+		pending, err := r.store.PendingMessages(102)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still queued after delivery", len(pending))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// An empty message is refused with a reason.
+	d = r.dispatcher(t, 901, "DISPATCH-2")
+	var re *client.RequestError
+	if _, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToUnit: 101}); !errors.As(err, &re) {
+		t.Fatalf("empty message: %v", err)
+	}
+}
+
+// Dynamic regrouping: a dispatcher moves a unit into an operation's
+// talkgroup; the unit is affiliated at once, gets its key and hears the
+// operation; undoing it takes it out again. Officers may not regroup.
+func TestRegroupHearsOperation(t *testing.T) {
+	r := startRelay(t, nil)
+	r.startKMF(t)
+	d := r.dispatcher(t, 900, "DISPATCH-1")
+	talker := r.secureUnit(t, 101, "P-101", 100)
+	moved := r.secureUnit(t, 102, "P-102", 200)
+	var re *client.RequestError
+	if err := talker.Regroup(ctxT(t), 100, []uint32{102}, false); !errors.As(err, &re) || re.Code != pb.ErrorCode_ERROR_NOT_ALLOWED {
+		t.Fatalf("officer regroup: %v", err)
+	}
+	if err := d.Regroup(ctxT(t), 100, []uint32{102}, false); err != nil {
+		t.Fatal(err)
+	}
+	e := r.waitKeysFresh(t, 100)
+	talker.waitEpoch(t, 100, e)
+	moved.waitEpoch(t, 100, e)
+	request(t, talker.Client, 100, 50, 0)
+	d1, err := talker.crypto.Seal(nil, 100, protocol.FlagEndOfBurst, []byte("operation nightjar: move in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := talker.SendVoice(d1); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, moved.Client, 1)
+	if _, pt, _, err := moved.crypto.Open(nil, got[0]); err != nil || string(pt) != "operation nightjar: move in" {
+		t.Fatalf("the regrouped unit could not hear the operation: %v", err)
+	}
+	if err := d.Regroup(ctxT(t), 100, []uint32{102}, true); err != nil {
+		t.Fatal(err)
+	}
+	u, err := r.store.Unit(102)
+	if err != nil || slices.Contains(u.Talkgroups, 100) || !slices.Contains(u.Talkgroups, 200) {
+		t.Fatalf("after the operation: %v %v", u.Talkgroups, err)
+	}
+	if res := request(t, moved.Client, 100, 50, 0); res.Status != pb.FloorStatus_FLOOR_DENIED {
+		t.Fatalf("the unit still uses the operation's talkgroup: %v", res.Status)
 	}
 }

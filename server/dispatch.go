@@ -22,6 +22,7 @@ type dispatchState struct {
 	emergencies map[uint32]*pb.EmergencyAlarm
 	checks      map[uint64]chan struct{}
 	nextCheck   uint64
+	regrouped   map[uint16]map[uint32]bool // per talkgroup, the units a regroup added
 }
 
 // isDispatcher reports whether a role may use the dispatcher services.

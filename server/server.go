@@ -30,6 +30,8 @@ type Server struct {
 	counters counters
 	nextCall atomic.Uint64
 	dispatch dispatchState
+	// lastMsgID is the last message ID handed out (see nextMessageID).
+	lastMsgID atomic.Uint64
 
 	// tgs is the copy-on-write map of live talkgroups, read by the
 	// forwarding path without locks. Writers hold mu.
@@ -66,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 		store:    cfg.Store,
 		tls:      pki.ServerTLSConfig(cfg.Identity, cfg.Now),
 		sessions: make(map[uint32]*session),
-		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]chan struct{})},
+		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]chan struct{}), regrouped: make(map[uint16]map[uint32]bool)},
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	tgs, err := s.store.Talkgroups()
@@ -265,6 +267,7 @@ func (s *Server) handle(conn *quic.Conn) {
 	}
 	s.counters.sessions.Add(1)
 	s.log.Info("unit connected", sess.logAttrs()...)
+	s.deliverPending(sess)
 	s.setPresence(sess, true)
 	sess.run(str, r)
 	s.unregister(sess)

@@ -241,7 +241,8 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping,
 		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle,
 		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
-		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply:
+		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply,
+		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup:
 	default:
 		isRequest = false
 	}
@@ -324,6 +325,21 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 			if reply, err := sess.unitAction(id, b.UnitAction); reply {
 				sess.replyResult(id, err, ack)
 			}
+		}
+	case *pb.Envelope_SendMessage:
+		if sess.requireField(id, "send messages") {
+			acc, err := sess.sendMessage(b.SendMessage)
+			if errors.Is(err, errNotAllowed) {
+				sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, err.Error())
+				break
+			}
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_MessageAccepted{MessageAccepted: acc}} })
+		}
+	case *pb.Envelope_MessageReceipt:
+		sess.replyResult(id, sess.messageReceipt(b.MessageReceipt), ack)
+	case *pb.Envelope_Regroup:
+		if sess.requireDispatcher(id, "regroup units", "regroup", fmt.Sprintf("talkgroup %d", b.Regroup.GetTalkgroup())) {
+			sess.replyResult(id, sess.regroup(b.Regroup), ack)
 		}
 	case *pb.Envelope_RadioCheckReply:
 		sess.radioCheckReply(b.RadioCheckReply)

@@ -31,6 +31,9 @@ const dispatchUsage = `varta dispatch --identity FILE [--server HOST:PORT] [--js
   ack UNIT | clear UNIT                              acknowledge or clear a unit's emergency
   check UNIT                                         radio check: does the radio answer?
   stun UNIT | revive UNIT                            disable a radio (keys zeroized, rekey) or undo it
+  message TARGET TEXT...                             text to a unit (101) or a talkgroup (tg:100)
+  alert UNIT                                         call alert (page) to a unit
+  regroup [--undo] TG UNIT...                        move units into a talkgroup for an operation, or back
 `
 
 // cmdDispatch is the scriptable dispatcher command line.
@@ -69,6 +72,10 @@ func cmdDispatch(args []string, out io.Writer) error {
 		return d.status(ctx, rest)
 	case "emergencies":
 		return d.emergencies(ctx)
+	case "message", "alert":
+		return d.message(ctx, action, rest)
+	case "regroup":
+		return d.regroup(ctx, rest)
 	case "ack", "clear", "check", "stun", "revive":
 		unit, err := oneUnit(action, rest)
 		if err != nil {
@@ -303,4 +310,68 @@ func stateName(s pb.EmergencyState) string {
 		return "cleared"
 	}
 	return "-"
+}
+
+func (d dispatcher) message(ctx context.Context, action string, args []string) error {
+	m := &pb.SendMessage{Alert: action == "alert"}
+	if len(args) == 0 || (action == "message" && len(args) < 2) || (action == "alert" && len(args) != 1) {
+		return fmt.Errorf("%s needs a target%s", action, map[bool]string{true: "", false: " and the text"}[action == "alert"])
+	}
+	if tg, ok := strings.CutPrefix(args[0], "tg:"); ok {
+		n, err := strconv.ParseUint(tg, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%q is not a talkgroup (tg:1..tg:65535)", args[0])
+		}
+		m.ToTalkgroup = uint32(n)
+	} else {
+		unit, err := oneUnit(action, args[:1])
+		if err != nil {
+			return err
+		}
+		m.ToUnit = unit
+	}
+	m.Text = strings.Join(args[1:], " ")
+	acc, err := d.c.SendMessage(ctx, m)
+	if err != nil {
+		return err
+	}
+	if d.json {
+		return d.printJSON(acc)
+	}
+	fmt.Fprintf(d.out, "%s %d accepted: %d delivered now, %d waiting for radios that are off\n", action, acc.Id, acc.Delivered, acc.Queued)
+	return nil
+}
+
+func (d dispatcher) regroup(ctx context.Context, args []string) error {
+	undo := len(args) > 0 && args[0] == "--undo"
+	if undo {
+		args = args[1:]
+	}
+	if len(args) < 2 {
+		return errors.New("regroup needs a talkgroup and at least one unit")
+	}
+	tg, err := strconv.ParseUint(args[0], 10, 16)
+	if err != nil || tg == 0 {
+		return fmt.Errorf("%q is not a talkgroup ID", args[0])
+	}
+	var units []uint32
+	for _, a := range args[1:] {
+		u, err := oneUnit("regroup", []string{a})
+		if err != nil {
+			return err
+		}
+		units = append(units, u)
+	}
+	if err := d.c.Regroup(ctx, uint32(tg), units, undo); err != nil {
+		return err
+	}
+	if d.json {
+		return json.NewEncoder(d.out).Encode(map[string]any{"action": "regroup", "talkgroup": tg, "units": units, "undo": undo, "ok": true})
+	}
+	if undo {
+		fmt.Fprintf(d.out, "units %s left talkgroup %d\n", tgList(units), tg)
+	} else {
+		fmt.Fprintf(d.out, "units %s regrouped into talkgroup %d\n", tgList(units), tg)
+	}
+	return nil
 }

@@ -511,6 +511,9 @@ type Envelope struct {
 	//	*Envelope_QueryUnits
 	//	*Envelope_UnitAction
 	//	*Envelope_RadioCheckReply
+	//	*Envelope_SendMessage
+	//	*Envelope_MessageReceipt
+	//	*Envelope_Regroup
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
@@ -523,6 +526,7 @@ type Envelope struct {
 	//	*Envelope_Emergencies
 	//	*Envelope_UnitList
 	//	*Envelope_RadioCheckResult
+	//	*Envelope_MessageAccepted
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
 	//	*Envelope_KeyBundle
@@ -531,6 +535,8 @@ type Envelope struct {
 	//	*Envelope_UnitStatus
 	//	*Envelope_RadioCheck
 	//	*Envelope_Zeroize
+	//	*Envelope_TextMessage
+	//	*Envelope_DeliveryReceipt
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -733,6 +739,33 @@ func (x *Envelope) GetRadioCheckReply() *RadioCheckReply {
 	return nil
 }
 
+func (x *Envelope) GetSendMessage() *SendMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_SendMessage); ok {
+			return x.SendMessage
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetMessageReceipt() *MessageReceipt {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MessageReceipt); ok {
+			return x.MessageReceipt
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRegroup() *Regroup {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Regroup); ok {
+			return x.Regroup
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -841,6 +874,15 @@ func (x *Envelope) GetRadioCheckResult() *RadioCheckResult {
 	return nil
 }
 
+func (x *Envelope) GetMessageAccepted() *MessageAccepted {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MessageAccepted); ok {
+			return x.MessageAccepted
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetFloorEvent() *FloorEvent {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_FloorEvent); ok {
@@ -908,6 +950,24 @@ func (x *Envelope) GetZeroize() *Zeroize {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Zeroize); ok {
 			return x.Zeroize
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTextMessage() *TextMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TextMessage); ok {
+			return x.TextMessage
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeliveryReceipt() *DeliveryReceipt {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_DeliveryReceipt); ok {
+			return x.DeliveryReceipt
 		}
 	}
 	return nil
@@ -986,6 +1046,18 @@ type Envelope_RadioCheckReply struct {
 	RadioCheckReply *RadioCheckReply `protobuf:"bytes,26,opt,name=radio_check_reply,json=radioCheckReply,proto3,oneof"`
 }
 
+type Envelope_SendMessage struct {
+	SendMessage *SendMessage `protobuf:"bytes,27,opt,name=send_message,json=sendMessage,proto3,oneof"`
+}
+
+type Envelope_MessageReceipt struct {
+	MessageReceipt *MessageReceipt `protobuf:"bytes,28,opt,name=message_receipt,json=messageReceipt,proto3,oneof"`
+}
+
+type Envelope_Regroup struct {
+	Regroup *Regroup `protobuf:"bytes,29,opt,name=regroup,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -1035,6 +1107,10 @@ type Envelope_RadioCheckResult struct {
 	RadioCheckResult *RadioCheckResult `protobuf:"bytes,41,opt,name=radio_check_result,json=radioCheckResult,proto3,oneof"`
 }
 
+type Envelope_MessageAccepted struct {
+	MessageAccepted *MessageAccepted `protobuf:"bytes,42,opt,name=message_accepted,json=messageAccepted,proto3,oneof"`
+}
+
 type Envelope_FloorEvent struct {
 	// Relay to client: events.
 	FloorEvent *FloorEvent `protobuf:"bytes,50,opt,name=floor_event,json=floorEvent,proto3,oneof"`
@@ -1066,6 +1142,14 @@ type Envelope_RadioCheck struct {
 
 type Envelope_Zeroize struct {
 	Zeroize *Zeroize `protobuf:"bytes,57,opt,name=zeroize,proto3,oneof"`
+}
+
+type Envelope_TextMessage struct {
+	TextMessage *TextMessage `protobuf:"bytes,58,opt,name=text_message,json=textMessage,proto3,oneof"`
+}
+
+type Envelope_DeliveryReceipt struct {
+	DeliveryReceipt *DeliveryReceipt `protobuf:"bytes,59,opt,name=delivery_receipt,json=deliveryReceipt,proto3,oneof"`
 }
 
 func (*Envelope_Hello) isEnvelope_Body() {}
@@ -1102,6 +1186,12 @@ func (*Envelope_UnitAction) isEnvelope_Body() {}
 
 func (*Envelope_RadioCheckReply) isEnvelope_Body() {}
 
+func (*Envelope_SendMessage) isEnvelope_Body() {}
+
+func (*Envelope_MessageReceipt) isEnvelope_Body() {}
+
+func (*Envelope_Regroup) isEnvelope_Body() {}
+
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
 func (*Envelope_AffiliateResult) isEnvelope_Body() {}
@@ -1126,6 +1216,8 @@ func (*Envelope_UnitList) isEnvelope_Body() {}
 
 func (*Envelope_RadioCheckResult) isEnvelope_Body() {}
 
+func (*Envelope_MessageAccepted) isEnvelope_Body() {}
+
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
 func (*Envelope_AffiliationChanged) isEnvelope_Body() {}
@@ -1141,6 +1233,10 @@ func (*Envelope_UnitStatus) isEnvelope_Body() {}
 func (*Envelope_RadioCheck) isEnvelope_Body() {}
 
 func (*Envelope_Zeroize) isEnvelope_Body() {}
+
+func (*Envelope_TextMessage) isEnvelope_Body() {}
+
+func (*Envelope_DeliveryReceipt) isEnvelope_Body() {}
 
 // Hello is the first message of a session. The relay answers with Welcome.
 type Hello struct {
@@ -3760,11 +3856,422 @@ func (x *Zeroize) GetReason() string {
 	return ""
 }
 
+// SendMessage sends a text message or a call alert (page) to a unit or to
+// every member of a talkgroup. Officers may message; anyone may alert a
+// unit. Messages to an offline unit wait for it. Reply: MessageAccepted.
+type SendMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ToUnit        uint32                 `protobuf:"varint,1,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"` // one of to_unit and to_talkgroup
+	ToTalkgroup   uint32                 `protobuf:"varint,2,opt,name=to_talkgroup,json=toTalkgroup,proto3" json:"to_talkgroup,omitempty"`
+	Text          string                 `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`    // up to 1024 bytes; empty only with alert
+	Alert         bool                   `protobuf:"varint,4,opt,name=alert,proto3" json:"alert,omitempty"` // a call alert: the radio alerts its user
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessage) Reset() {
+	*x = SendMessage{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessage) ProtoMessage() {}
+
+func (x *SendMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessage.ProtoReflect.Descriptor instead.
+func (*SendMessage) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SendMessage) GetToUnit() uint32 {
+	if x != nil {
+		return x.ToUnit
+	}
+	return 0
+}
+
+func (x *SendMessage) GetToTalkgroup() uint32 {
+	if x != nil {
+		return x.ToTalkgroup
+	}
+	return 0
+}
+
+func (x *SendMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SendMessage) GetAlert() bool {
+	if x != nil {
+		return x.Alert
+	}
+	return false
+}
+
+type MessageAccepted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Delivered     uint32                 `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"` // recipients online now
+	Queued        uint32                 `protobuf:"varint,3,opt,name=queued,proto3" json:"queued,omitempty"`       // recipients offline: delivered when they connect
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageAccepted) Reset() {
+	*x = MessageAccepted{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageAccepted) ProtoMessage() {}
+
+func (x *MessageAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageAccepted.ProtoReflect.Descriptor instead.
+func (*MessageAccepted) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *MessageAccepted) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageAccepted) GetDelivered() uint32 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *MessageAccepted) GetQueued() uint32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+// TextMessage (relay to a unit) delivers a message or call alert. The
+// radio answers MessageReceipt; until then the relay keeps it queued.
+type TextMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	From          uint32                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	FromAlias     string                 `protobuf:"bytes,3,opt,name=from_alias,json=fromAlias,proto3" json:"from_alias,omitempty"`
+	ToUnit        uint32                 `protobuf:"varint,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	ToTalkgroup   uint32                 `protobuf:"varint,5,opt,name=to_talkgroup,json=toTalkgroup,proto3" json:"to_talkgroup,omitempty"`
+	Text          string                 `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	Alert         bool                   `protobuf:"varint,7,opt,name=alert,proto3" json:"alert,omitempty"`
+	TimeMs        int64                  `protobuf:"varint,8,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextMessage) Reset() {
+	*x = TextMessage{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextMessage) ProtoMessage() {}
+
+func (x *TextMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextMessage.ProtoReflect.Descriptor instead.
+func (*TextMessage) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *TextMessage) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *TextMessage) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *TextMessage) GetFromAlias() string {
+	if x != nil {
+		return x.FromAlias
+	}
+	return ""
+}
+
+func (x *TextMessage) GetToUnit() uint32 {
+	if x != nil {
+		return x.ToUnit
+	}
+	return 0
+}
+
+func (x *TextMessage) GetToTalkgroup() uint32 {
+	if x != nil {
+		return x.ToTalkgroup
+	}
+	return 0
+}
+
+func (x *TextMessage) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *TextMessage) GetAlert() bool {
+	if x != nil {
+		return x.Alert
+	}
+	return false
+}
+
+func (x *TextMessage) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+// MessageReceipt (unit to relay) confirms delivery. Reply: Ack.
+type MessageReceipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageReceipt) Reset() {
+	*x = MessageReceipt{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageReceipt) ProtoMessage() {}
+
+func (x *MessageReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageReceipt.ProtoReflect.Descriptor instead.
+func (*MessageReceipt) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *MessageReceipt) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+// DeliveryReceipt (relay to the sender) says a recipient got the message.
+type DeliveryReceipt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Unit          uint32                 `protobuf:"varint,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	Alias         string                 `protobuf:"bytes,3,opt,name=alias,proto3" json:"alias,omitempty"`
+	TimeMs        int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryReceipt) Reset() {
+	*x = DeliveryReceipt{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryReceipt) ProtoMessage() {}
+
+func (x *DeliveryReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryReceipt.ProtoReflect.Descriptor instead.
+func (*DeliveryReceipt) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *DeliveryReceipt) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DeliveryReceipt) GetUnit() uint32 {
+	if x != nil {
+		return x.Unit
+	}
+	return 0
+}
+
+func (x *DeliveryReceipt) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *DeliveryReceipt) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+// Regroup (dispatchers and commanders) moves units into a talkgroup for an
+// operation (dynamic regrouping): each unit becomes a member, is affiliated
+// to it at once if connected, and gets its key; with undo, the units that
+// were moved in leave it again. Reply: Ack.
+type Regroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Units         []uint32               `protobuf:"varint,2,rep,packed,name=units,proto3" json:"units,omitempty"`
+	Undo          bool                   `protobuf:"varint,3,opt,name=undo,proto3" json:"undo,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Regroup) Reset() {
+	*x = Regroup{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Regroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Regroup) ProtoMessage() {}
+
+func (x *Regroup) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Regroup.ProtoReflect.Descriptor instead.
+func (*Regroup) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *Regroup) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *Regroup) GetUnits() []uint32 {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+func (x *Regroup) GetUndo() bool {
+	if x != nil {
+		return x.Undo
+	}
+	return false
+}
+
 var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xb1\x11\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xad\x14\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -3788,7 +4295,10 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"queryUnits\x127\n" +
 	"\vunit_action\x18\x19 \x01(\v2\x14.varta.v1.UnitActionH\x00R\n" +
 	"unitAction\x12G\n" +
-	"\x11radio_check_reply\x18\x1a \x01(\v2\x19.varta.v1.RadioCheckReplyH\x00R\x0fradioCheckReply\x12-\n" +
+	"\x11radio_check_reply\x18\x1a \x01(\v2\x19.varta.v1.RadioCheckReplyH\x00R\x0fradioCheckReply\x12:\n" +
+	"\fsend_message\x18\x1b \x01(\v2\x15.varta.v1.SendMessageH\x00R\vsendMessage\x12C\n" +
+	"\x0fmessage_receipt\x18\x1c \x01(\v2\x18.varta.v1.MessageReceiptH\x00R\x0emessageReceipt\x12-\n" +
+	"\aregroup\x18\x1d \x01(\v2\x11.varta.v1.RegroupH\x00R\aregroup\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
@@ -3803,7 +4313,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"kmfMembers\x129\n" +
 	"\vemergencies\x18' \x01(\v2\x15.varta.v1.EmergenciesH\x00R\vemergencies\x121\n" +
 	"\tunit_list\x18( \x01(\v2\x12.varta.v1.UnitListH\x00R\bunitList\x12J\n" +
-	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x127\n" +
+	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x12F\n" +
+	"\x10message_accepted\x18* \x01(\v2\x19.varta.v1.MessageAcceptedH\x00R\x0fmessageAccepted\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
 	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
@@ -3815,7 +4326,9 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"unitStatus\x127\n" +
 	"\vradio_check\x188 \x01(\v2\x14.varta.v1.RadioCheckH\x00R\n" +
 	"radioCheck\x12-\n" +
-	"\azeroize\x189 \x01(\v2\x11.varta.v1.ZeroizeH\x00R\azeroizeB\x06\n" +
+	"\azeroize\x189 \x01(\v2\x11.varta.v1.ZeroizeH\x00R\azeroize\x12:\n" +
+	"\ftext_message\x18: \x01(\v2\x15.varta.v1.TextMessageH\x00R\vtextMessage\x12F\n" +
+	"\x10delivery_receipt\x18; \x01(\v2\x19.varta.v1.DeliveryReceiptH\x00R\x0fdeliveryReceiptB\x06\n" +
 	"\x04body\"#\n" +
 	"\x05Hello\x12\x1a\n" +
 	"\bsoftware\x18\x01 \x01(\tR\bsoftware\"\xad\x02\n" +
@@ -4008,7 +4521,37 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\rround_trip_ms\x18\x03 \x01(\rR\vroundTripMs\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"!\n" +
 	"\aZeroize\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason*V\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"s\n" +
+	"\vSendMessage\x12\x17\n" +
+	"\ato_unit\x18\x01 \x01(\rR\x06toUnit\x12!\n" +
+	"\fto_talkgroup\x18\x02 \x01(\rR\vtoTalkgroup\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12\x14\n" +
+	"\x05alert\x18\x04 \x01(\bR\x05alert\"W\n" +
+	"\x0fMessageAccepted\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1c\n" +
+	"\tdelivered\x18\x02 \x01(\rR\tdelivered\x12\x16\n" +
+	"\x06queued\x18\x03 \x01(\rR\x06queued\"\xcf\x01\n" +
+	"\vTextMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\rR\x04from\x12\x1d\n" +
+	"\n" +
+	"from_alias\x18\x03 \x01(\tR\tfromAlias\x12\x17\n" +
+	"\ato_unit\x18\x04 \x01(\rR\x06toUnit\x12!\n" +
+	"\fto_talkgroup\x18\x05 \x01(\rR\vtoTalkgroup\x12\x12\n" +
+	"\x04text\x18\x06 \x01(\tR\x04text\x12\x14\n" +
+	"\x05alert\x18\a \x01(\bR\x05alert\x12\x17\n" +
+	"\atime_ms\x18\b \x01(\x03R\x06timeMs\" \n" +
+	"\x0eMessageReceipt\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\"d\n" +
+	"\x0fDeliveryReceipt\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\rR\x04unit\x12\x14\n" +
+	"\x05alias\x18\x03 \x01(\tR\x05alias\x12\x17\n" +
+	"\atime_ms\x18\x04 \x01(\x03R\x06timeMs\"Q\n" +
+	"\aRegroup\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
+	"\x05units\x18\x02 \x03(\rR\x05units\x12\x12\n" +
+	"\x04undo\x18\x03 \x01(\bR\x04undo*V\n" +
 	"\tEmergency\x12\x12\n" +
 	"\x0eEMERGENCY_NONE\x10\x00\x12\x1c\n" +
 	"\x18EMERGENCY_IMMINENT_PERIL\x10\x01\x12\x17\n" +
@@ -4078,7 +4621,7 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
@@ -4133,6 +4676,12 @@ var file_protocol_pb_varta_proto_goTypes = []any{
 	(*RadioCheckReply)(nil),    // 50: varta.v1.RadioCheckReply
 	(*RadioCheckResult)(nil),   // 51: varta.v1.RadioCheckResult
 	(*Zeroize)(nil),            // 52: varta.v1.Zeroize
+	(*SendMessage)(nil),        // 53: varta.v1.SendMessage
+	(*MessageAccepted)(nil),    // 54: varta.v1.MessageAccepted
+	(*TextMessage)(nil),        // 55: varta.v1.TextMessage
+	(*MessageReceipt)(nil),     // 56: varta.v1.MessageReceipt
+	(*DeliveryReceipt)(nil),    // 57: varta.v1.DeliveryReceipt
+	(*Regroup)(nil),            // 58: varta.v1.Regroup
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -4152,56 +4701,62 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	45, // 14: varta.v1.Envelope.query_units:type_name -> varta.v1.QueryUnits
 	48, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
 	50, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
-	10, // 17: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	13, // 18: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	17, // 19: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	22, // 20: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	21, // 21: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	23, // 22: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	25, // 23: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
-	28, // 24: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
-	31, // 25: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
-	44, // 26: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
-	47, // 27: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
-	51, // 28: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
-	18, // 29: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	19, // 30: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	26, // 31: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
-	35, // 32: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
-	41, // 33: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
-	37, // 34: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
-	49, // 35: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
-	52, // 36: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
-	11, // 37: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	14, // 38: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 39: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 40: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 41: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 42: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 43: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 44: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	11, // 45: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 46: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	26, // 47: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
-	29, // 48: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
-	32, // 49: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
-	34, // 50: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
-	38, // 51: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
-	0,  // 52: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
-	38, // 53: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
-	0,  // 54: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
-	38, // 55: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
-	5,  // 56: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
-	6,  // 57: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
-	41, // 58: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
-	38, // 59: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
-	46, // 60: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
-	7,  // 61: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	53, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
+	56, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
+	58, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
+	10, // 20: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	13, // 21: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	17, // 22: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	22, // 23: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	21, // 24: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	23, // 25: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	25, // 26: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	28, // 27: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	31, // 28: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	44, // 29: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
+	47, // 30: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	51, // 31: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	54, // 32: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
+	18, // 33: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	19, // 34: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	26, // 35: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	35, // 36: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	41, // 37: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
+	37, // 38: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
+	49, // 39: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	52, // 40: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	55, // 41: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
+	57, // 42: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
+	11, // 43: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	14, // 44: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 45: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 46: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 47: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 48: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 49: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 50: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	11, // 51: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 52: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	26, // 53: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	29, // 54: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	32, // 55: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	34, // 56: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	38, // 57: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
+	0,  // 58: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
+	38, // 59: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
+	0,  // 60: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
+	38, // 61: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
+	5,  // 62: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
+	6,  // 63: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
+	41, // 64: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
+	38, // 65: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	46, // 66: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 67: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	68, // [68:68] is the sub-list for method output_type
+	68, // [68:68] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -4227,6 +4782,9 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_QueryUnits)(nil),
 		(*Envelope_UnitAction)(nil),
 		(*Envelope_RadioCheckReply)(nil),
+		(*Envelope_SendMessage)(nil),
+		(*Envelope_MessageReceipt)(nil),
+		(*Envelope_Regroup)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
@@ -4239,6 +4797,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_Emergencies)(nil),
 		(*Envelope_UnitList)(nil),
 		(*Envelope_RadioCheckResult)(nil),
+		(*Envelope_MessageAccepted)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
 		(*Envelope_KeyBundle)(nil),
@@ -4247,6 +4806,8 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_UnitStatus)(nil),
 		(*Envelope_RadioCheck)(nil),
 		(*Envelope_Zeroize)(nil),
+		(*Envelope_TextMessage)(nil),
+		(*Envelope_DeliveryReceipt)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4254,7 +4815,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   45,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

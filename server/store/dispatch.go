@@ -16,9 +16,10 @@ import (
 //
 // Their values are stored in canonical form: exactly what the encoder
 // writes, which Open checks by encoding every decoded value again. That lets
-// the spatial index and the queries read a field (latitude, longitude, status
-// code) with a small scanner instead of a JSON decoder, and be certain to
-// read what the decoder would.
+// the spatial index and the queries read them with a small scanner
+// (fieldScanner) instead of the JSON decoder, some twenty times faster, and
+// be certain to read what the decoder would. FuzzDecodePosition and
+// FuzzDecodeStatus check that they do.
 
 const (
 	positionPfx = "position:"

@@ -212,7 +212,7 @@ type rosterCheck struct {
 }
 
 func isRosterKey(key string) bool {
-	if key == metaSchemaKey || key == metaCommitKey || isAuditKey(key) {
+	if key == metaSchemaKey || key == metaCommitKey || isAuditKey(key) || isMessageKey(key) {
 		return true
 	}
 	if id, ok := parseKeyID(key, talkgroupPfx, talkgroupWidth); ok {
@@ -334,8 +334,8 @@ func checkRoster(pf *parsedFile) (rosterCheck, error) {
 
 // checkLive decides what to do with the end of a parsed live.db. Every
 // transaction of the live store writes one record (a presence, position or
-// status set, or a delete), except BuntDB's expiry of stale keys, which deletes several keys
-// that were already expired. An incomplete last record or a NUL tail is
+// status set, or a delete), except BuntDB's expiry of stale keys, which
+// deletes several keys that were already expired. An incomplete last record or a NUL tail is
 // therefore the whole of one transaction cut short, and live state is only
 // promised to within about a second (SyncPolicy EverySecond), so it is cut
 // off under the same rule as roster.db: after copying the file aside.

@@ -22,9 +22,9 @@ import (
 // current candidate's c, so its d is at least arcOfChord(c) of the current
 // candidate. Once n units are ranked and arcOfChord(c) exceeds the n-th best
 // d by more than the rounding of the two formulas (rankSlack), no unit yet
-// to come can tie or beat it, and the walk stops. With the filter accepting
-// every unit that is the n nearest units plus about one; a filter that
-// accepts a fraction f of units makes it about n/f.
+// to come can tie or beat it, and the walk stops. Without a filter, the walk
+// examines the n nearest units and about one more; a filter that accepts a
+// fraction f of the units makes that about n/f.
 //
 // A map projection would need a looser rule: Web Mercator scales lengths by
 // 1/cos(lat) (2.9 at 70°N), so a projected distance D only bounds d by

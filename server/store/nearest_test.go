@@ -102,21 +102,29 @@ func populateFleet(t testing.TB, s *Store, r region, units int, seed uint64) fle
 	return f
 }
 
-// nearestBrute ranks every current position by haversine distance.
+// nearestBrute ranks every current position by haversine distance, then
+// unit ID, and returns the first n.
 func (f fleet) nearestBrute(lat, lon float64, n int, filter func(uint32, string) bool) []Nearby {
-	var all []Nearby
-	for id, p := range f.pos {
-		if filter == nil || filter(id, f.status[id]) {
-			all = append(all, Nearby{Position: p, DistanceM: haversine(lat, lon, p.Lat, p.Lon), Status: f.status[id]})
-		}
-	}
-	slices.SortFunc(all, func(a, b Nearby) int {
+	compare := func(a, b Nearby) int {
 		if c := cmp.Compare(a.DistanceM, b.DistanceM); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Unit, b.Unit)
-	})
-	return all[:min(n, len(all))]
+	}
+	var top []Nearby // the best so far, sorted, at most n
+	for id, p := range f.pos {
+		if filter != nil && !filter(id, f.status[id]) {
+			continue
+		}
+		c := Nearby{Position: p, DistanceM: haversine(lat, lon, p.Lat, p.Lon), Status: f.status[id]}
+		if len(top) == n && compare(c, top[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, c, compare)
+		top = slices.Insert(top, i, c)
+		top = top[:min(len(top), n)]
+	}
+	return top
 }
 
 // withinBrute returns the current positions in a box, by unit.
@@ -166,11 +174,10 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 	available := func(_ uint32, st string) bool { return st == StatusAvailable }
 	rolling := func(_ uint32, st string) bool { return st == StatusAvailable || st == StatusEnRoute }
 	odd := func(u uint32, _ string) bool { return u%2 == 1 }
-	none := func(uint32, string) bool { return false }
 	filters := []struct {
 		name string
 		f    func(uint32, string) bool
-	}{{"all", nil}, {"available", available}, {"available or en route", rolling}, {"odd IDs", odd}, {"none", none}}
+	}{{"all", nil}, {"available", available}, {"available or en route", rolling}, {"odd IDs", odd}}
 	for i, r := range []region{metro, continent} {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
@@ -207,6 +214,11 @@ func TestNearestMatchesBruteForce(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkNearby(t, "every available unit", got, f.nearestBrute(r.minLat, r.west, 20_000, available))
+			// A filter that refuses every unit.
+			got, err = s.Nearest(r.minLat, r.west, 5, func(uint32, string) bool { return false })
+			if err != nil || len(got) != 0 {
+				t.Fatalf("Nearest with a filter that refuses all = %+v, %v", got, err)
+			}
 		})
 	}
 }

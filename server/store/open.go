@@ -114,6 +114,8 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 			}
 		case strings.HasPrefix(k, auditPfx):
 			_, _, err = decodeAudit(k, r.val)
+		case strings.HasPrefix(k, messagePfx):
+			err = checkMessageRecord(k, r.val, state)
 		case strings.HasPrefix(k, keysPfx):
 			var tk talkgroupKeys
 			if tk, err = decodeKeys(k, r.val); err == nil {

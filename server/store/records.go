@@ -25,6 +25,10 @@ import (
 //	                           (see keys.go); written by AddTalkgroup, deleted
 //	                           with the talkgroup; a talkgroup without one
 //	                           (a version 1 file) has no key yet
+//	  msg:00000101:00000000000000000123
+//	                           messageRecord: message 123 queued for unit 101,
+//	                           8 and 20 digits (see messages.go); deleted when
+//	                           delivered, or with the unit
 //	  tg:00100                 talkgroupRecord, 5 digits
 //	  unit:00000101            unitRecord, 8 digits
 //	live.db:
@@ -44,14 +48,15 @@ const (
 )
 
 // Schema versions. Version 2 added the certificate to unit records ("cert")
-// and the keys: records, version 3 the audit: records. Open reads them all
-// alike: an older record is a newer one without the new fields. roster.db is
-// written at version 3; since every commit marker carries the version, an older
-// Varta refuses a roster.db that this version has changed as written by a
-// newer version (ErrNewerSchema), not as damaged. live.db did not change and
-// is still written at version 1, which older versions read.
+// and the keys: records, version 3 the audit: records, version 4 the msg:
+// records. Open reads them all alike: an older record is a newer one without
+// the new fields. roster.db is written at version 4; since every commit
+// marker carries the version, an older Varta refuses a roster.db that this
+// version has changed as written by a newer version (ErrNewerSchema), not as
+// damaged. live.db did not change and is still written at version 1, which
+// older versions read.
 const (
-	schemaVersion     = 3 // the newest version this build reads; roster.db is written at it
+	schemaVersion     = 4 // the newest version this build reads; roster.db is written at it
 	minSchemaVersion  = 1 // the oldest version this build reads
 	liveSchemaVersion = 1 // the version live.db is written at
 )
