@@ -110,3 +110,24 @@ func (c *Client) ConfirmMessage(ctx context.Context, id uint64) error {
 func (c *Client) Regroup(ctx context.Context, tg uint32, units []uint32, undo bool) error {
 	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_Regroup{Regroup: &pb.Regroup{Talkgroup: tg, Units: units, Undo: undo}}})
 }
+
+// Patch bridges talkgroups and returns the patch talkgroup (dispatchers).
+func (c *Client) Patch(ctx context.Context, tgs ...uint32) (*pb.PatchResult, error) {
+	return c.patch(ctx, &pb.Patch{Talkgroups: tgs})
+}
+
+// Unpatch dissolves a patch (dispatchers).
+func (c *Client) Unpatch(ctx context.Context, patch uint32) (*pb.PatchResult, error) {
+	return c.patch(ctx, &pb.Patch{Dissolve: patch})
+}
+
+func (c *Client) patch(ctx context.Context, p *pb.Patch) (*pb.PatchResult, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_Patch{Patch: p}})
+	if err != nil {
+		return nil, err
+	}
+	if r := reply.GetPatchResult(); r != nil {
+		return r, nil
+	}
+	return nil, errors.New("client: unexpected reply to Patch")
+}

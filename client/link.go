@@ -193,6 +193,15 @@ func (l *Link) pump(ctx context.Context, c *Client) error {
 			if rc := env.GetRadioCheck(); rc != nil {
 				go AnswerRadioCheck(ctx, c, rc)
 			}
+			if ac := env.GetAffiliationChanged(); ac != nil && l.cfg.Crypto != nil {
+				// Keys of talkgroups the unit may no longer use (a dissolved
+				// patch, an ended operation) are dropped.
+				keep := make(map[uint16]bool, len(ac.Allowed))
+				for _, t := range ac.Allowed {
+					keep[uint16(t.Id)] = true
+				}
+				l.cfg.Crypto.ForgetAllBut(keep)
+			}
 			if tm := env.GetTextMessage(); tm != nil {
 				// A delivery receipt: the relay keeps the message queued
 				// until the radio has it.

@@ -29,8 +29,9 @@ type Crypto struct {
 	ring *groupkey.Keyring
 	now  func() time.Time
 
-	mu      sync.Mutex // guards sealers
+	mu      sync.Mutex // guards sealers and held
 	sealers map[uint16]*groupkey.Sealer
+	held    map[uint16]bool // talkgroups a key was installed for
 
 	rejected atomic.Uint64 // bundles refused
 }
@@ -47,7 +48,7 @@ func NewCrypto(id *pki.Identity, now func() time.Time) (*Crypto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Crypto{id: id, ring: ring, now: now, sealers: make(map[uint16]*groupkey.Sealer)}, nil
+	return &Crypto{id: id, ring: ring, now: now, sealers: make(map[uint16]*groupkey.Sealer), held: make(map[uint16]bool)}, nil
 }
 
 // Install checks a KeyBundle and installs its epoch key. A bundle older than
@@ -91,7 +92,38 @@ func (v *Crypto) install(kb *pb.KeyBundle) error {
 	if b.Signer != signer || uint32(b.Talkgroup) != kb.Talkgroup || b.Epoch != kb.Epoch {
 		return fmt.Errorf("client: the key bundle for talkgroup %d epoch %d does not match its envelope", b.Talkgroup, b.Epoch)
 	}
-	return v.ring.InstallBundle(b, pub, v.id.HPKEPrivateKey)
+	if err := v.ring.InstallBundle(b, pub, v.id.HPKEPrivateKey); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.held[b.Talkgroup] = true
+	v.mu.Unlock()
+	return nil
+}
+
+// Forget drops every key of tg, as when a patch is dissolved or the unit
+// leaves the talkgroup.
+func (v *Crypto) Forget(tg uint16) {
+	v.ring.Forget(tg)
+	v.mu.Lock()
+	delete(v.held, tg)
+	delete(v.sealers, tg)
+	v.mu.Unlock()
+}
+
+// ForgetAllBut drops the keys of every talkgroup not in keep.
+func (v *Crypto) ForgetAllBut(keep map[uint16]bool) {
+	v.mu.Lock()
+	var drop []uint16
+	for tg := range v.held {
+		if !keep[tg] {
+			drop = append(drop, tg)
+		}
+	}
+	v.mu.Unlock()
+	for _, tg := range drop {
+		v.Forget(tg)
+	}
 }
 
 // FetchKeys asks the relay for this unit's current keys and installs them.

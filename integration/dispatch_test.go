@@ -427,3 +427,85 @@ func TestRegroupHearsOperation(t *testing.T) {
 		t.Fatalf("the unit still uses the operation's talkgroup: %v", res.Status)
 	}
 }
+
+// A patch: a transmission on either talkgroup is heard and decrypted on
+// both, under the patch's own key; after unpatching it is not, and the
+// patch key is gone from the radios.
+func TestPatchBridgesTalkgroups(t *testing.T) {
+	r := startRelay(t, nil)
+	r.startKMF(t)
+	d := r.dispatcher(t, 900, "DISPATCH-1")
+	north := r.secureUnit(t, 101, "P-101", 100)
+	southID := r.enrol(201, "P-201", store.RoleOfficer, 200)
+	southCrypto, _ := client.NewCrypto(southID, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	south := client.NewLink(client.LinkConfig{Client: client.Config{Identity: southID, Addr: r.addr}, Crypto: southCrypto})
+	go south.Run(ctx)
+	<-south.Connected()
+
+	pr, err := d.Patch(ctxT(t), 100, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := uint16(pr.Patch)
+	e := r.waitKeysFresh(t, p)
+	north.waitEpoch(t, p, e)
+	deadline := time.Now().Add(waitLimit)
+	for !southCrypto.HasKey(p) {
+		if time.Now().After(deadline) {
+			t.Fatal("the south unit never got the patch key")
+		}
+		select {
+		case <-south.Events():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// North talks "on 100": the floor is the patch's, south hears it.
+	res := request(t, north.Client, 100, 50, 0)
+	if res.Status != pb.FloorStatus_FLOOR_GRANTED || res.Talkgroup != pr.Patch {
+		t.Fatalf("floor on a patched talkgroup: %v on %d, want granted on %d", res.Status, res.Talkgroup, pr.Patch)
+	}
+	frame, err := north.crypto.Seal(nil, p, protocol.FlagEndOfBurst, []byte("all units north and south, stand by"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	north.SendVoice(frame)
+	select {
+	case got := <-south.Voice():
+		if _, pt, _, err := southCrypto.Open(nil, got); err != nil || string(pt) != "all units north and south, stand by" {
+			t.Fatalf("south could not decrypt the patched transmission: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("south did not hear the patched transmission")
+	}
+	// Unpatch: the key goes, and a transmission on 100 no longer reaches south.
+	if _, err := d.Unpatch(ctxT(t), pr.Patch); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(waitLimit)
+	for southCrypto.HasKey(p) {
+		if time.Now().After(deadline) {
+			t.Fatal("the patch key was not dropped after unpatching")
+		}
+		select {
+		case <-south.Events():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if res := request(t, north.Client, 100, 50, 0); res.Talkgroup != 100 {
+		t.Fatalf("after unpatching the floor is on %d", res.Talkgroup)
+	}
+	e100 := r.waitKeysFresh(t, 100)
+	north.waitEpoch(t, 100, e100)
+	again, _ := north.crypto.Seal(nil, 100, protocol.FlagEndOfBurst, []byte("north only"))
+	north.SendVoice(again)
+	select {
+	case got := <-south.Voice():
+		t.Fatalf("south heard talkgroup 100 after unpatching: % x", got[:6])
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, _, _, err := southCrypto.Open(nil, again); err == nil {
+		t.Fatal("south can decrypt talkgroup 100 after unpatching")
+	}
+}

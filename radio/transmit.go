@@ -44,6 +44,7 @@ type TxResult struct {
 	Sent     int           // Opus frames sent
 	DTX      int           // silent slots not sent (DTX)
 	Queued   bool          // the request waited in the queue
+	Patch    uint16        // the patch talkgroup the floor was granted on, if the talkgroup is patched
 	Duration time.Duration // from grant to end of burst
 }
 
@@ -83,6 +84,13 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 	fr, err := s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
 	if err != nil {
 		return res, err
+	}
+	if fr.Talkgroup != 0 && fr.Talkgroup != tg {
+		// The talkgroup is patched: the floor is the patch's, and the
+		// voice is sealed for the patch so every patched talkgroup hears it.
+		tg = fr.Talkgroup
+		cfg.Talkgroup = uint16(tg)
+		res.Patch = uint16(tg)
 	}
 	switch fr.Status {
 	case pb.FloorStatus_FLOOR_DENIED:

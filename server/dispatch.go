@@ -23,6 +23,7 @@ type dispatchState struct {
 	checks      map[uint64]chan struct{}
 	nextCheck   uint64
 	regrouped   map[uint16]map[uint32]bool // per talkgroup, the units a regroup added
+	patchOf     map[uint16]uint16          // patched talkgroup -> its patch talkgroup
 }
 
 // isDispatcher reports whether a role may use the dispatcher services.

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"unicode/utf8"
 
@@ -185,41 +184,30 @@ func (sess *session) regroup(req *pb.Regroup) error {
 // remembering that the regroup added it; undo removes only what a regroup
 // added.
 func (s *Server) regroupUnit(tg uint16, unit uint32, undo bool) error {
-	s.adminMu.Lock()
 	u, err := s.store.Unit(unit)
 	if err != nil {
-		s.adminMu.Unlock()
 		return err
 	}
+	has := slices.Contains(u.Talkgroups, tg)
 	s.dispatch.mu.Lock()
 	added := s.dispatch.regrouped[tg]
 	if added == nil {
 		added = make(map[uint32]bool)
 		s.dispatch.regrouped[tg] = added
 	}
+	wasAdded := added[unit]
 	s.dispatch.mu.Unlock()
-	has := slices.Contains(u.Talkgroups, tg)
-	var next []uint16
 	switch {
 	case !undo && !has:
-		next = append(slices.Clone(u.Talkgroups), tg)
-	case undo && has:
-		s.dispatch.mu.Lock()
-		was := added[unit]
-		s.dispatch.mu.Unlock()
-		if !was {
-			s.adminMu.Unlock()
-			return nil // a member before the regroup stays one
+		if err := s.joinTalkgroup(unit, tg, false, fmt.Sprintf("regrouped into talkgroup %d by dispatch", tg)); err != nil {
+			return err
 		}
-		next = slices.DeleteFunc(slices.Clone(u.Talkgroups), func(t uint16) bool { return t == tg })
+	case undo && has && wasAdded:
+		if err := s.joinTalkgroup(unit, tg, true, fmt.Sprintf("the operation on talkgroup %d ended; regrouping undone", tg)); err != nil {
+			return err
+		}
 	default:
-		s.adminMu.Unlock()
-		return nil
-	}
-	u, err = s.store.SetUnitTalkgroups(unit, next)
-	s.adminMu.Unlock()
-	if err != nil {
-		return err
+		return nil // a member before the regroup stays one
 	}
 	s.dispatch.mu.Lock()
 	if undo {
@@ -228,29 +216,5 @@ func (s *Server) regroupUnit(tg uint16, unit uint32, undo bool) error {
 		added[unit] = true
 	}
 	s.dispatch.mu.Unlock()
-
-	reason := fmt.Sprintf("regrouped into talkgroup %d by dispatch", tg)
-	if undo {
-		reason = fmt.Sprintf("the operation on talkgroup %d ended; regrouping undone", tg)
-	}
-	if sess := s.session(unit); sess != nil {
-		allowed := allowedSet(u.Talkgroups)
-		sess.mu.Lock()
-		sess.allowed = allowed
-		want := slices.Collect(maps.Keys(sess.tgs))
-		sess.mu.Unlock()
-		var ids []uint32
-		for _, t := range want {
-			if t != tg {
-				ids = append(ids, uint32(t))
-			}
-		}
-		if !undo {
-			ids = append(ids, uint32(tg)) // a regrouped radio is put on the operation's talkgroup at once
-		}
-		sess.affiliate(ids)
-		s.notifyAffiliation(sess, reason)
-	}
-	s.notifyKMF(reason)
 	return nil
 }

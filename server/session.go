@@ -242,7 +242,7 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle,
 		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
 		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply,
-		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup:
+		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup, *pb.Envelope_Patch:
 	default:
 		isRequest = false
 	}
@@ -341,6 +341,11 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 		if sess.requireDispatcher(id, "regroup units", "regroup", fmt.Sprintf("talkgroup %d", b.Regroup.GetTalkgroup())) {
 			sess.replyResult(id, sess.regroup(b.Regroup), ack)
 		}
+	case *pb.Envelope_Patch:
+		if sess.requireDispatcher(id, "patch talkgroups", "patch", "") {
+			pr, err := sess.patch(b.Patch)
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PatchResult{PatchResult: pr}} })
+		}
 	case *pb.Envelope_RadioCheckReply:
 		sess.radioCheckReply(b.RadioCheckReply)
 		sess.reply(id, ack())
@@ -404,6 +409,11 @@ func (sess *session) requestFloor(req *pb.FloorRequest, floor *bucket) *pb.Floor
 	}
 	sess.mu.Lock()
 	tg := sess.tgs[uint16(req.Talkgroup)]
+	if p := sess.srv.patchFor(uint16(req.Talkgroup)); p != 0 && tg != nil && sess.tgs[p] != nil {
+		// A patched talkgroup talks on its patch, heard on every patched
+		// talkgroup; the result names the patch, which the radio seals for.
+		tg = sess.tgs[p]
+	}
 	sess.mu.Unlock()
 	if tg == nil {
 		return deny(pb.Cause_CAUSE_NOT_AFFILIATED, fmt.Sprintf("unit %d is not affiliated to talkgroup %d (affiliate first)", sess.unit, req.Talkgroup))

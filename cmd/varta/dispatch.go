@@ -34,6 +34,8 @@ const dispatchUsage = `varta dispatch --identity FILE [--server HOST:PORT] [--js
   message TARGET TEXT...                             text to a unit (101) or a talkgroup (tg:100)
   alert UNIT                                         call alert (page) to a unit
   regroup [--undo] TG UNIT...                        move units into a talkgroup for an operation, or back
+  patch TG TG...                                     bridge talkgroups (prints the patch talkgroup)
+  unpatch PATCH                                      dissolve a patch
 `
 
 // cmdDispatch is the scriptable dispatcher command line.
@@ -76,6 +78,8 @@ func cmdDispatch(args []string, out io.Writer) error {
 		return d.message(ctx, action, rest)
 	case "regroup":
 		return d.regroup(ctx, rest)
+	case "patch", "unpatch":
+		return d.patch(ctx, action, rest)
 	case "ack", "clear", "check", "stun", "revive":
 		unit, err := oneUnit(action, rest)
 		if err != nil {
@@ -372,6 +376,39 @@ func (d dispatcher) regroup(ctx context.Context, args []string) error {
 		fmt.Fprintf(d.out, "units %s left talkgroup %d\n", tgList(units), tg)
 	} else {
 		fmt.Fprintf(d.out, "units %s regrouped into talkgroup %d\n", tgList(units), tg)
+	}
+	return nil
+}
+
+func (d dispatcher) patch(ctx context.Context, action string, args []string) error {
+	var ids []uint32
+	for _, a := range args {
+		n, err := strconv.ParseUint(a, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%q is not a talkgroup ID", a)
+		}
+		ids = append(ids, uint32(n))
+	}
+	var res *pb.PatchResult
+	var err error
+	switch {
+	case action == "patch" && len(ids) >= 2:
+		res, err = d.c.Patch(ctx, ids...)
+	case action == "unpatch" && len(ids) == 1:
+		res, err = d.c.Unpatch(ctx, ids[0])
+	default:
+		return fmt.Errorf("%s needs %s", action, map[string]string{"patch": "two or more talkgroups", "unpatch": "the patch talkgroup"}[action])
+	}
+	if err != nil {
+		return err
+	}
+	if d.json {
+		return d.printJSON(res)
+	}
+	if action == "patch" {
+		fmt.Fprintf(d.out, "talkgroups %s patched as talkgroup %d\n", tgList(res.Talkgroups), res.Patch)
+	} else {
+		fmt.Fprintf(d.out, "patch %d dissolved (talkgroups %s)\n", res.Patch, tgList(res.Talkgroups))
 	}
 	return nil
 }

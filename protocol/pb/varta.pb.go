@@ -514,6 +514,7 @@ type Envelope struct {
 	//	*Envelope_SendMessage
 	//	*Envelope_MessageReceipt
 	//	*Envelope_Regroup
+	//	*Envelope_Patch
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
@@ -527,6 +528,7 @@ type Envelope struct {
 	//	*Envelope_UnitList
 	//	*Envelope_RadioCheckResult
 	//	*Envelope_MessageAccepted
+	//	*Envelope_PatchResult
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
 	//	*Envelope_KeyBundle
@@ -766,6 +768,15 @@ func (x *Envelope) GetRegroup() *Regroup {
 	return nil
 }
 
+func (x *Envelope) GetPatch() *Patch {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_Patch); ok {
+			return x.Patch
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -878,6 +889,15 @@ func (x *Envelope) GetMessageAccepted() *MessageAccepted {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_MessageAccepted); ok {
 			return x.MessageAccepted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPatchResult() *PatchResult {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_PatchResult); ok {
+			return x.PatchResult
 		}
 	}
 	return nil
@@ -1058,6 +1078,10 @@ type Envelope_Regroup struct {
 	Regroup *Regroup `protobuf:"bytes,29,opt,name=regroup,proto3,oneof"`
 }
 
+type Envelope_Patch struct {
+	Patch *Patch `protobuf:"bytes,60,opt,name=patch,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -1109,6 +1133,10 @@ type Envelope_RadioCheckResult struct {
 
 type Envelope_MessageAccepted struct {
 	MessageAccepted *MessageAccepted `protobuf:"bytes,42,opt,name=message_accepted,json=messageAccepted,proto3,oneof"`
+}
+
+type Envelope_PatchResult struct {
+	PatchResult *PatchResult `protobuf:"bytes,43,opt,name=patch_result,json=patchResult,proto3,oneof"`
 }
 
 type Envelope_FloorEvent struct {
@@ -1192,6 +1220,8 @@ func (*Envelope_MessageReceipt) isEnvelope_Body() {}
 
 func (*Envelope_Regroup) isEnvelope_Body() {}
 
+func (*Envelope_Patch) isEnvelope_Body() {}
+
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
 func (*Envelope_AffiliateResult) isEnvelope_Body() {}
@@ -1217,6 +1247,8 @@ func (*Envelope_UnitList) isEnvelope_Body() {}
 func (*Envelope_RadioCheckResult) isEnvelope_Body() {}
 
 func (*Envelope_MessageAccepted) isEnvelope_Body() {}
+
+func (*Envelope_PatchResult) isEnvelope_Body() {}
 
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
@@ -4267,11 +4299,121 @@ func (x *Regroup) GetUndo() bool {
 	return false
 }
 
+// Patch (dispatchers and commanders) bridges talkgroups: the relay creates
+// a patch talkgroup whose members are the union of theirs, keyed by the KMF
+// like any talkgroup, and a floor request on any patched talkgroup is
+// granted on the patch (FloorResult.talkgroup names it), so a transmission
+// on any of them is heard on all. With dissolve, the patch talkgroup and
+// its key are removed. Reply: PatchResult.
+type Patch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroups    []uint32               `protobuf:"varint,1,rep,packed,name=talkgroups,proto3" json:"talkgroups,omitempty"` // to create: two or more
+	Dissolve      uint32                 `protobuf:"varint,2,opt,name=dissolve,proto3" json:"dissolve,omitempty"`            // to dissolve: the patch talkgroup
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Patch) Reset() {
+	*x = Patch{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Patch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Patch) ProtoMessage() {}
+
+func (x *Patch) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Patch.ProtoReflect.Descriptor instead.
+func (*Patch) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Patch) GetTalkgroups() []uint32 {
+	if x != nil {
+		return x.Talkgroups
+	}
+	return nil
+}
+
+func (x *Patch) GetDissolve() uint32 {
+	if x != nil {
+		return x.Dissolve
+	}
+	return 0
+}
+
+type PatchResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Patch         uint32                 `protobuf:"varint,1,opt,name=patch,proto3" json:"patch,omitempty"`
+	Talkgroups    []uint32               `protobuf:"varint,2,rep,packed,name=talkgroups,proto3" json:"talkgroups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatchResult) Reset() {
+	*x = PatchResult{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatchResult) ProtoMessage() {}
+
+func (x *PatchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatchResult.ProtoReflect.Descriptor instead.
+func (*PatchResult) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *PatchResult) GetPatch() uint32 {
+	if x != nil {
+		return x.Patch
+	}
+	return 0
+}
+
+func (x *PatchResult) GetTalkgroups() []uint32 {
+	if x != nil {
+		return x.Talkgroups
+	}
+	return nil
+}
+
 var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xad\x14\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x92\x15\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -4298,7 +4440,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x11radio_check_reply\x18\x1a \x01(\v2\x19.varta.v1.RadioCheckReplyH\x00R\x0fradioCheckReply\x12:\n" +
 	"\fsend_message\x18\x1b \x01(\v2\x15.varta.v1.SendMessageH\x00R\vsendMessage\x12C\n" +
 	"\x0fmessage_receipt\x18\x1c \x01(\v2\x18.varta.v1.MessageReceiptH\x00R\x0emessageReceipt\x12-\n" +
-	"\aregroup\x18\x1d \x01(\v2\x11.varta.v1.RegroupH\x00R\aregroup\x12-\n" +
+	"\aregroup\x18\x1d \x01(\v2\x11.varta.v1.RegroupH\x00R\aregroup\x12'\n" +
+	"\x05patch\x18< \x01(\v2\x0f.varta.v1.PatchH\x00R\x05patch\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
@@ -4314,7 +4457,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\vemergencies\x18' \x01(\v2\x15.varta.v1.EmergenciesH\x00R\vemergencies\x121\n" +
 	"\tunit_list\x18( \x01(\v2\x12.varta.v1.UnitListH\x00R\bunitList\x12J\n" +
 	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x12F\n" +
-	"\x10message_accepted\x18* \x01(\v2\x19.varta.v1.MessageAcceptedH\x00R\x0fmessageAccepted\x127\n" +
+	"\x10message_accepted\x18* \x01(\v2\x19.varta.v1.MessageAcceptedH\x00R\x0fmessageAccepted\x12:\n" +
+	"\fpatch_result\x18+ \x01(\v2\x15.varta.v1.PatchResultH\x00R\vpatchResult\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
 	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
@@ -4551,7 +4695,17 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\aRegroup\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
 	"\x05units\x18\x02 \x03(\rR\x05units\x12\x12\n" +
-	"\x04undo\x18\x03 \x01(\bR\x04undo*V\n" +
+	"\x04undo\x18\x03 \x01(\bR\x04undo\"C\n" +
+	"\x05Patch\x12\x1e\n" +
+	"\n" +
+	"talkgroups\x18\x01 \x03(\rR\n" +
+	"talkgroups\x12\x1a\n" +
+	"\bdissolve\x18\x02 \x01(\rR\bdissolve\"C\n" +
+	"\vPatchResult\x12\x14\n" +
+	"\x05patch\x18\x01 \x01(\rR\x05patch\x12\x1e\n" +
+	"\n" +
+	"talkgroups\x18\x02 \x03(\rR\n" +
+	"talkgroups*V\n" +
 	"\tEmergency\x12\x12\n" +
 	"\x0eEMERGENCY_NONE\x10\x00\x12\x1c\n" +
 	"\x18EMERGENCY_IMMINENT_PERIL\x10\x01\x12\x17\n" +
@@ -4621,7 +4775,7 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
@@ -4682,6 +4836,8 @@ var file_protocol_pb_varta_proto_goTypes = []any{
 	(*MessageReceipt)(nil),     // 56: varta.v1.MessageReceipt
 	(*DeliveryReceipt)(nil),    // 57: varta.v1.DeliveryReceipt
 	(*Regroup)(nil),            // 58: varta.v1.Regroup
+	(*Patch)(nil),              // 59: varta.v1.Patch
+	(*PatchResult)(nil),        // 60: varta.v1.PatchResult
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -4704,59 +4860,61 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	53, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
 	56, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
 	58, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
-	10, // 20: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	13, // 21: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	17, // 22: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	22, // 23: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	21, // 24: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	23, // 25: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	25, // 26: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
-	28, // 27: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
-	31, // 28: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
-	44, // 29: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
-	47, // 30: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
-	51, // 31: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
-	54, // 32: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
-	18, // 33: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	19, // 34: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	26, // 35: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
-	35, // 36: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
-	41, // 37: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
-	37, // 38: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
-	49, // 39: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
-	52, // 40: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
-	55, // 41: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
-	57, // 42: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
-	11, // 43: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	14, // 44: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 45: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 46: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 47: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 48: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 49: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 50: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	11, // 51: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 52: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	26, // 53: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
-	29, // 54: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
-	32, // 55: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
-	34, // 56: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
-	38, // 57: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
-	0,  // 58: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
-	38, // 59: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
-	0,  // 60: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
-	38, // 61: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
-	5,  // 62: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
-	6,  // 63: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
-	41, // 64: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
-	38, // 65: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
-	46, // 66: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
-	7,  // 67: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
-	68, // [68:68] is the sub-list for method output_type
-	68, // [68:68] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	59, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
+	10, // 21: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	13, // 22: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	17, // 23: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	22, // 24: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	21, // 25: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	23, // 26: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	25, // 27: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	28, // 28: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	31, // 29: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	44, // 30: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
+	47, // 31: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	51, // 32: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	54, // 33: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
+	60, // 34: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
+	18, // 35: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	19, // 36: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	26, // 37: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	35, // 38: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	41, // 39: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
+	37, // 40: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
+	49, // 41: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	52, // 42: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	55, // 43: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
+	57, // 44: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
+	11, // 45: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	14, // 46: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 47: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 48: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 49: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 50: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 51: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 52: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	11, // 53: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 54: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	26, // 55: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	29, // 56: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	32, // 57: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	34, // 58: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	38, // 59: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
+	0,  // 60: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
+	38, // 61: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
+	0,  // 62: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
+	38, // 63: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
+	5,  // 64: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
+	6,  // 65: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
+	41, // 66: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
+	38, // 67: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	46, // 68: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 69: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -4785,6 +4943,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_SendMessage)(nil),
 		(*Envelope_MessageReceipt)(nil),
 		(*Envelope_Regroup)(nil),
+		(*Envelope_Patch)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
@@ -4798,6 +4957,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_UnitList)(nil),
 		(*Envelope_RadioCheckResult)(nil),
 		(*Envelope_MessageAccepted)(nil),
+		(*Envelope_PatchResult)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
 		(*Envelope_KeyBundle)(nil),
@@ -4815,7 +4975,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
