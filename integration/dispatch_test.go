@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/varta-ptt/varta/client"
+	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 	"github.com/varta-ptt/varta/server/store"
 )
 
@@ -507,5 +509,37 @@ func TestPatchBridgesTalkgroups(t *testing.T) {
 	}
 	if _, _, _, err := southCrypto.Open(nil, again); err == nil {
 		t.Fatal("south can decrypt talkgroup 100 after unpatching")
+	}
+}
+
+// Multiselect: a dispatcher talks on two talkgroups at once; each hears the
+// call under its own key, and they stay separate (not bridged).
+func TestMultiselect(t *testing.T) {
+	pcm := speechPCM(t, "All units, all channels, be advised.")
+	r := startRelay(t, nil)
+	r.startKMF(t)
+	l100 := r.listener(t, 101, "P-101", nil, 100)
+	l200 := r.listener(t, 201, "P-201", nil, 200)
+	d, cr := r.talkerRole(t, 900, "DISPATCH-1", store.RoleDispatcher, 100, 200)
+	for _, tg := range []uint16{100, 200} {
+		r.waitTalkerKey(t, d, cr, tg)
+		e, _ := cr.Epoch(tg)
+		waitListenersKey(t, tg, e, map[uint16]*listener{100: l100, 200: l200}[tg])
+	}
+	if _, err := radio.Transmit(txCtx(t), d, d.Events(), cr, pcm, radio.TxConfig{Talkgroup: 100, Also: []uint16{200}}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := radio.Reference(pcm, codec.EncoderConfig{})
+	for _, l := range []*listener{l100, l200} {
+		tx := l.transmission(t)
+		if tx.Talker != 900 || len(tx.PCM) != len(want) {
+			t.Fatalf("multiselect: talkgroup %d got %d samples from %d", tx.Talkgroup, len(tx.PCM), tx.Talker)
+		}
+	}
+	// Not bridged: each listener got its own talkgroup's copy only.
+	select {
+	case tx := <-l100.got:
+		t.Fatalf("talkgroup 100 also got a transmission on %d", tx.Talkgroup)
+	case <-time.After(300 * time.Millisecond):
 	}
 }

@@ -124,7 +124,12 @@ func (l *listener) transmission(t *testing.T) radio.Transmission {
 // talker is a transmitting radio on a plain session.
 func (r *relay) talker(t *testing.T, id uint32, alias string, tgs ...uint16) (*client.Client, *client.Crypto) {
 	t.Helper()
-	ident := r.enrol(id, alias, store.RoleOfficer, tgs...)
+	return r.talkerRole(t, id, alias, store.RoleOfficer, tgs...)
+}
+
+func (r *relay) talkerRole(t *testing.T, id uint32, alias string, role store.Role, tgs ...uint16) (*client.Client, *client.Crypto) {
+	t.Helper()
+	ident := r.enrol(id, alias, role, tgs...)
 	c := r.dial(ident)
 	affiliate(t, c, tgs...)
 	cr, err := client.NewCrypto(ident, nil)

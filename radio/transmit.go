@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/varta-ptt/varta/client"
@@ -26,6 +27,9 @@ var _ Session = (*client.Client)(nil)
 type TxConfig struct {
 	// Talkgroup to talk on. Required.
 	Talkgroup uint16
+	// Also lists more talkgroups to talk on at the same time (multiselect):
+	// each gets the call sealed under its own key; they are not bridged.
+	Also []uint16
 	// Priority requested (capped by the relay at the unit's role cap).
 	Priority uint32
 	// Emergency level of the call.
@@ -65,41 +69,61 @@ func (e *FloorError) Error() string {
 
 // Transmit talks pcm (48 kHz mono) on the talkgroup: it requests the floor
 // (waiting in the queue if need be), sends the audio paced in real time as
-// sealed voice datagrams, ends the burst and releases the floor. Events of
-// the session must be readable on events for the duration; Transmit
-// consumes them. A denial or revocation returns a *FloorError.
+// sealed voice datagrams, ends the burst and releases the floor. With
+// cfg.Also (multiselect, for dispatchers) it holds the floor of every
+// listed talkgroup and sends each frame sealed for each, without bridging
+// them: each talkgroup hears the call under its own key. Events of the
+// session must be readable on events for the duration; Transmit consumes
+// them. A denial or revocation on any talkgroup returns a *FloorError.
 func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *client.Crypto, pcm []int16, cfg TxConfig) (TxResult, error) {
 	var res TxResult
 	if cfg.QueueWait == 0 {
 		cfg.QueueWait = 30 * time.Second
 	}
-	tg := uint32(cfg.Talkgroup)
-	if !cr.HasKey(cfg.Talkgroup) {
-		return res, fmt.Errorf("radio: no voice key for talkgroup %d yet (is the key management facility running?)", tg)
+	want := append([]uint16{cfg.Talkgroup}, cfg.Also...)
+	for _, tg := range want {
+		if !cr.HasKey(tg) {
+			return res, fmt.Errorf("radio: no voice key for talkgroup %d yet (is the key management facility running?)", tg)
+		}
 	}
 	enc, err := codec.NewEncoder(cfg.Encoder)
 	if err != nil {
 		return res, err
 	}
-	fr, err := s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
-	if err != nil {
-		return res, err
-	}
-	if fr.Talkgroup != 0 && fr.Talkgroup != tg {
-		// The talkgroup is patched: the floor is the patch's, and the
-		// voice is sealed for the patch so every patched talkgroup hears it.
-		tg = fr.Talkgroup
-		cfg.Talkgroup = uint16(tg)
-		res.Patch = uint16(tg)
-	}
-	switch fr.Status {
-	case pb.FloorStatus_FLOOR_DENIED:
-		return res, &FloorError{Cause: fr.Cause, Reason: fr.Reason}
-	case pb.FloorStatus_FLOOR_QUEUED:
-		res.Queued = true
-		if err := waitGrant(ctx, events, cr, tg, cfg.QueueWait); err != nil {
+	var held []uint32 // floors held, in order: released on every way out
+	release := func() {
+		for _, tg := range held {
 			s.ReleaseFloor(context.WithoutCancel(ctx), tg)
+		}
+	}
+	for _, t := range want {
+		tg := uint32(t)
+		fr, err := s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
+		if err != nil {
+			release()
 			return res, err
+		}
+		if fr.Talkgroup != 0 && fr.Talkgroup != tg {
+			// The talkgroup is patched: the floor is the patch's, and the
+			// voice is sealed for the patch so every patched talkgroup
+			// hears it.
+			tg = fr.Talkgroup
+			res.Patch = uint16(tg)
+		}
+		switch fr.Status {
+		case pb.FloorStatus_FLOOR_DENIED:
+			release()
+			return res, &FloorError{Cause: fr.Cause, Reason: fr.Reason}
+		case pb.FloorStatus_FLOOR_QUEUED:
+			res.Queued = true
+			if err := waitGrant(ctx, events, cr, tg, cfg.QueueWait); err != nil {
+				s.ReleaseFloor(context.WithoutCancel(ctx), tg)
+				release()
+				return res, err
+			}
+		}
+		if !slices.Contains(held, tg) {
+			held = append(held, tg)
 		}
 	}
 	if cfg.OnGranted != nil {
@@ -118,12 +142,14 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 	defer tick.Stop()
 	send := func(flags uint8, opus []byte) error {
 		pl = AppendPayload(pl[:0], seq, gap, opus)
-		buf, err = cr.Seal(buf[:0], cfg.Talkgroup, flags, pl)
-		if err != nil {
-			return err
-		}
-		if err := s.SendVoice(buf); err != nil {
-			return err
+		for _, tg := range held {
+			buf, err = cr.Seal(buf[:0], uint16(tg), flags, pl)
+			if err != nil {
+				return err
+			}
+			if err := s.SendVoice(buf); err != nil {
+				return err
+			}
 		}
 		seq++
 		gap = 0
@@ -137,16 +163,18 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				s.ReleaseFloor(context.WithoutCancel(ctx), tg)
+				release()
 				return res, ctx.Err()
 			case <-tick.C:
 			}
 		}
-		if err := checkRevoked(events, cr, tg); err != nil {
+		if err := checkRevoked(events, cr, held); err != nil {
+			release()
 			return res, err
 		}
 		opus, ok, err := enc.Encode(f)
 		if err != nil {
+			release()
 			return res, err
 		}
 		if !ok {
@@ -159,16 +187,20 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 			// DTX frame anyway.
 		}
 		if err := send(flags, opus); err != nil {
+			release()
 			return res, fmt.Errorf("radio: send voice: %w", err)
 		}
 		res.Sent++
 	}
 	if err := send(flags|protocol.FlagEndOfBurst, nil); err != nil {
+		release()
 		return res, fmt.Errorf("radio: end the burst: %w", err)
 	}
 	res.Duration = time.Since(start)
-	if err := s.ReleaseFloor(ctx, tg); err != nil {
-		return res, err
+	for _, tg := range held {
+		if err := s.ReleaseFloor(ctx, tg); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }
@@ -203,13 +235,13 @@ func waitGrant(ctx context.Context, events <-chan *pb.Envelope, cr *client.Crypt
 }
 
 // checkRevoked reads pending events, installs new keys, and reports a
-// revocation of tg.
-func checkRevoked(events <-chan *pb.Envelope, cr *client.Crypto, tg uint32) error {
+// revocation of any held talkgroup.
+func checkRevoked(events <-chan *pb.Envelope, cr *client.Crypto, held []uint32) error {
 	for {
 		select {
 		case env := <-events:
 			installKeys(cr, env)
-			if fe := env.GetFloorEvent(); fe != nil && fe.Talkgroup == tg && fe.Kind == pb.FloorEventKind_FLOOR_EVENT_REVOKED {
+			if fe := env.GetFloorEvent(); fe != nil && slices.Contains(held, fe.Talkgroup) && fe.Kind == pb.FloorEventKind_FLOOR_EVENT_REVOKED {
 				return &FloorError{Cause: fe.Cause, Reason: fe.Reason, Revoked: true}
 			}
 		default:

@@ -42,7 +42,7 @@ func cmdRadio(args []string, out io.Writer) error {
 	var f radioFlags
 	fs.StringVar(&f.identity, "identity", "", "the unit's identity file (required)")
 	fs.StringVar(&f.server, "server", "", "relay address (default: the one in the identity file)")
-	fs.StringVar(&f.talkgroups, "talkgroup", "", "talkgroup(s), comma-separated; --tx talks on the first")
+	fs.StringVar(&f.talkgroups, "talkgroup", "", "talkgroup(s), comma-separated; --tx talks on all of them at once (multiselect)")
 	fs.StringVar(&f.tx, "tx", "", "transmit this WAV file, then exit")
 	fs.StringVar(&f.record, "record", "", "record every received transmission into this directory")
 	fs.DurationVar(&f.dur, "for", 0, "with --record: stop after this long (default: until interrupted)")
@@ -113,12 +113,14 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 		return err
 	}
 	defer c.Close()
-	res, err := c.Affiliate(ctx, tgs[0])
+	res, err := c.Affiliate(ctx, tgs...)
 	if err != nil {
 		return err
 	}
-	if a := res.Results[0]; !a.Ok {
-		return fmt.Errorf("cannot use talkgroup %d: %s", a.Talkgroup, a.Reason)
+	for _, a := range res.Results {
+		if !a.Ok {
+			return fmt.Errorf("cannot use talkgroup %d: %s", a.Talkgroup, a.Reason)
+		}
 	}
 	cr, err := client.NewCrypto(id, nil)
 	if err != nil {
@@ -129,8 +131,14 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 	if err != nil {
 		return err
 	}
-	if err := waitForKey(ctx, c, cr, tg, f.keyWait); err != nil {
-		return err
+	var also []uint16 // multiselect: the same call on more talkgroups
+	for _, t := range tgs {
+		if err := waitForKey(ctx, c, cr, uint16(t), f.keyWait); err != nil {
+			return err
+		}
+		if uint16(t) != tg {
+			also = append(also, uint16(t))
+		}
 	}
 	em := pb.Emergency_EMERGENCY_NONE
 	if f.emergency {
@@ -144,7 +152,7 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 	}
 	fmt.Fprintf(out, "requesting the floor of talkgroup %d ...\n", tg)
 	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{
-		Talkgroup: tg, Priority: uint32(min(f.priority, 255)), Emergency: em,
+		Talkgroup: tg, Also: also, Priority: uint32(min(f.priority, 255)), Emergency: em,
 		Encoder: codec.EncoderConfig{Bitrate: f.bitrate},
 		OnGranted: func() {
 			fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx))
