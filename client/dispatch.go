@@ -131,3 +131,16 @@ func (c *Client) patch(ctx context.Context, p *pb.Patch) (*pb.PatchResult, error
 	}
 	return nil, errors.New("client: unexpected reply to Patch")
 }
+
+// RequestBroadcast asks for the floor of tg for a broadcast group call, in
+// which only this unit talks until the call ends (dispatchers).
+func (c *Client) RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb.FloorResult, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_FloorRequest{FloorRequest: &pb.FloorRequest{Talkgroup: tg, Priority: priority, Broadcast: true}}})
+	if err != nil {
+		return nil, err
+	}
+	if res := reply.GetFloorResult(); res != nil {
+		return res, nil
+	}
+	return nil, errors.New("client: unexpected reply to FloorRequest")
+}

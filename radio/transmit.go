@@ -17,6 +17,7 @@ import (
 // implements it.
 type Session interface {
 	RequestFloor(ctx context.Context, tg, priority uint32, em pb.Emergency) (*pb.FloorResult, error)
+	RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb.FloorResult, error)
 	ReleaseFloor(ctx context.Context, tg uint32) error
 	SendVoice(b []byte) error
 }
@@ -34,6 +35,9 @@ type TxConfig struct {
 	Priority uint32
 	// Emergency level of the call.
 	Emergency pb.Emergency
+	// Broadcast makes it a broadcast group call: only this unit talks
+	// until the call ends (dispatchers and commanders).
+	Broadcast bool
 	// Encoder settings. The zero value is Varta's default.
 	Encoder codec.EncoderConfig
 	// QueueWait is how long to wait for the floor when queued. Default 30 s.
@@ -98,7 +102,12 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 	}
 	for _, t := range want {
 		tg := uint32(t)
-		fr, err := s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
+		var fr *pb.FloorResult
+		if cfg.Broadcast {
+			fr, err = s.RequestBroadcast(ctx, tg, cfg.Priority)
+		} else {
+			fr, err = s.RequestFloor(ctx, tg, cfg.Priority, cfg.Emergency)
+		}
 		if err != nil {
 			release()
 			return res, err

@@ -34,7 +34,7 @@ func TestForward(t *testing.T) {
 	if s.forward(talker, voiceDatagram(100, 101, 0, 40), 1) {
 		t.Fatal("voice accepted from a unit without the floor")
 	}
-	tg.request(talker, 50, pb.Emergency_EMERGENCY_NONE)
+	tg.request(talker, 50, pb.Emergency_EMERGENCY_NONE, false)
 
 	tests := []struct {
 		name   string
@@ -124,7 +124,7 @@ func benchSetup(tb testing.TB, listeners int) (*Server, *session, []byte) {
 		l := s.bareSession(uint32(1000+i), "L", store.RoleOfficer, 100)
 		join(tb, l, 100)
 	}
-	tg.request(talker, 50, pb.Emergency_EMERGENCY_NONE)
+	tg.request(talker, 50, pb.Emergency_EMERGENCY_NONE, false)
 	return s, talker, voiceDatagram(100, 1, 0, 60)
 }
 

@@ -39,6 +39,9 @@ type talkgroup struct {
 	queue     []*floorReq
 	callID    uint64 // current call, 0 when no call is open
 	gen       uint64 // bumped at every grant and free; stale timers compare it
+	// broadcaster is the initiator of a broadcast group call in progress:
+	// until the call ends only it may talk (emergencies excepted).
+	broadcaster *session
 
 	releasePending bool // holder asked to release; waiting for its end-of-burst datagram
 	talkTimer      *time.Timer
@@ -110,6 +113,9 @@ func (tg *talkgroup) leave(s *session, notify bool, cause pb.Cause, reason strin
 	}
 	delete(tg.memberSet, s)
 	tg.publishMembersLocked()
+	if tg.broadcaster == s {
+		tg.broadcaster = nil
+	}
 	if i := tg.queueIndexLocked(s); i >= 0 {
 		tg.dequeueLocked(i)
 		if notify {
@@ -134,8 +140,9 @@ func (tg *talkgroup) publishMembersLocked() {
 	tg.members.Store(&ms)
 }
 
-// request handles a floor request from s and returns the reply.
-func (tg *talkgroup) request(s *session, requested int, em pb.Emergency) *pb.FloorResult {
+// request handles a floor request from s and returns the reply. broadcast
+// asks for a broadcast group call (the caller checks the right to).
+func (tg *talkgroup) request(s *session, requested int, em pb.Emergency, broadcast bool) *pb.FloorResult {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	deny := func(cause pb.Cause, reason string) *pb.FloorResult {
@@ -150,6 +157,19 @@ func (tg *talkgroup) request(s *session, requested int, em pb.Emergency) *pb.Flo
 	}
 	prio := effectivePriority(requested, s.prioCap, em)
 	now := tg.srv.now()
+	if b := tg.broadcaster; b != nil && b != s && em == pb.Emergency_EMERGENCY_NONE {
+		return deny(pb.Cause_CAUSE_BROADCAST_CALL, fmt.Sprintf("a broadcast call from %s (unit %d) is in progress: only the caller talks", b.alias, b.unit))
+	}
+	if broadcast {
+		// Tentatively: a request that is not granted does not start it.
+		prev := tg.broadcaster
+		tg.broadcaster = s
+		defer func() {
+			if tg.holder.Load() != s {
+				tg.broadcaster = prev
+			}
+		}()
+	}
 	h := tg.holder.Load()
 	if h != s && (h == nil || prio > tg.hold.prio) {
 		// A queued unit that is granted or pre-empts leaves the queue.
@@ -256,6 +276,7 @@ func (tg *talkgroup) takenLocked(h *session) *pb.Envelope {
 	return floorEvent(&pb.FloorEvent{
 		Kind: pb.FloorEventKind_FLOOR_EVENT_TAKEN, Talkgroup: uint32(tg.id),
 		Talker: h.unit, TalkerAlias: h.alias, Priority: uint32(tg.hold.prio), Emergency: tg.hold.emergency, CallId: tg.callID,
+		Broadcast: tg.broadcaster == h,
 	})
 }
 
@@ -371,6 +392,7 @@ func (tg *talkgroup) hangEnd(gen uint64) {
 	}
 	ev := floorEvent(&pb.FloorEvent{Kind: pb.FloorEventKind_FLOOR_EVENT_CALL_END, Talkgroup: uint32(tg.id), CallId: tg.callID})
 	tg.callID = 0
+	tg.broadcaster = nil
 	tg.hangTimer = nil
 	for m := range tg.memberSet {
 		m.send(ev)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -48,7 +49,7 @@ func wantKinds(t *testing.T, who string, got []*pb.FloorEvent, want ...pb.FloorE
 func TestFloorGrantQueueRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFloorFixture(t, nil)
-		r := f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+		r := f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 		if r.Status != pb.FloorStatus_FLOOR_GRANTED {
 			t.Fatalf("first request: %v, want granted", r.Status)
 		}
@@ -64,11 +65,11 @@ func TestFloorGrantQueueRelease(t *testing.T) {
 		}
 		wantKinds(t, "talker", drain(f.a))
 
-		r = f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
+		r = f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE, false)
 		if r.Status != pb.FloorStatus_FLOOR_QUEUED || r.Position != 1 {
 			t.Fatalf("second request: %v position %d, want queued at 1", r.Status, r.Position)
 		}
-		r = f.tg.request(f.c, 50, pb.Emergency_EMERGENCY_NONE)
+		r = f.tg.request(f.c, 50, pb.Emergency_EMERGENCY_NONE, false)
 		if r.Status != pb.FloorStatus_FLOOR_QUEUED || r.Position != 2 {
 			t.Fatalf("third request: %v position %d, want queued at 2", r.Status, r.Position)
 		}
@@ -114,9 +115,9 @@ func TestFloorPreemption(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFloorFixture(t, nil)
-				f.tg.request(f.a, 100, pb.Emergency_EMERGENCY_NONE)
+				f.tg.request(f.a, 100, pb.Emergency_EMERGENCY_NONE, false)
 				f.drainAll()
-				r := f.tg.request(f.b, int(tt.prio), tt.em)
+				r := f.tg.request(f.b, int(tt.prio), tt.em, false)
 				if !tt.preempted {
 					if r.Status != pb.FloorStatus_FLOOR_QUEUED {
 						t.Fatalf("got %v, want queued", r.Status)
@@ -151,11 +152,11 @@ func TestFloorQueueOrderByPriority(t *testing.T) {
 		for _, x := range []*session{holder, low, high} {
 			join(t, x, 100)
 		}
-		tg.request(holder, 220, pb.Emergency_EMERGENCY_NONE)
-		if r := tg.request(low, 100, pb.Emergency_EMERGENCY_NONE); r.Position != 1 {
+		tg.request(holder, 220, pb.Emergency_EMERGENCY_NONE, false)
+		if r := tg.request(low, 100, pb.Emergency_EMERGENCY_NONE, false); r.Position != 1 {
 			t.Fatalf("low at %d, want 1", r.Position)
 		}
-		if r := tg.request(high, 200, pb.Emergency_EMERGENCY_NONE); r.Position != 1 {
+		if r := tg.request(high, 200, pb.Emergency_EMERGENCY_NONE, false); r.Position != 1 {
 			t.Fatalf("dispatcher at %d, want 1 (ahead of the officer)", r.Position)
 		}
 		tg.endOfBurst(holder)
@@ -169,7 +170,7 @@ func TestFloorTimers(t *testing.T) {
 	t.Run("max talk time revokes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFloorFixture(t, func(c *Config) { c.MaxTalkTime = 10 * time.Second; c.EndOfMedia = time.Hour })
-			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 			f.drainAll()
 			time.Sleep(10*time.Second - time.Millisecond)
 			synctest.Wait()
@@ -189,7 +190,7 @@ func TestFloorTimers(t *testing.T) {
 	t.Run("end of media revokes a silent holder only", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFloorFixture(t, nil) // EndOfMedia 4 s
-			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 			f.drainAll()
 			for range 5 { // voice every second keeps the floor
 				time.Sleep(time.Second)
@@ -211,8 +212,8 @@ func TestFloorTimers(t *testing.T) {
 	t.Run("queue timeout denies", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFloorFixture(t, func(c *Config) { c.EndOfMedia = time.Hour; c.MaxTalkTime = time.Hour })
-			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
-			f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
+			f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE, false)
 			f.drainAll()
 			time.Sleep(30 * time.Second)
 			synctest.Wait()
@@ -229,11 +230,11 @@ func TestFloorTimers(t *testing.T) {
 	t.Run("hang time keeps the call", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newFloorFixture(t, nil) // HangTime 3 s
-			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 			call := f.tg.callID
 			f.tg.endOfBurst(f.a)
 			time.Sleep(2 * time.Second)
-			f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE, false)
 			if f.tg.callID != call {
 				t.Fatal("a reply within hang time started a new call")
 			}
@@ -246,7 +247,7 @@ func TestFloorTimers(t *testing.T) {
 			if evs[0].CallId != call {
 				t.Fatalf("call end for %d, want %d", evs[0].CallId, call)
 			}
-			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+			f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 			if f.tg.callID == call {
 				t.Fatal("a burst after hang time reused the ended call")
 			}
@@ -275,14 +276,14 @@ func TestFloorDenials(t *testing.T) {
 			{"recorder may not transmit", rec, pb.Cause_CAUSE_NOT_ALLOWED},
 		}
 		for _, tt := range tests {
-			r := tg.request(tt.who, 50, pb.Emergency_EMERGENCY_NONE)
+			r := tg.request(tt.who, 50, pb.Emergency_EMERGENCY_NONE, false)
 			if r.Status != pb.FloorStatus_FLOOR_DENIED || r.Cause != tt.cause || r.Reason == "" {
 				t.Errorf("%s: got %v %v %q", tt.name, r.Status, r.Cause, r.Reason)
 			}
 		}
-		tg.request(a, 50, pb.Emergency_EMERGENCY_NONE)
-		tg.request(b, 50, pb.Emergency_EMERGENCY_NONE)
-		r := tg.request(c, 50, pb.Emergency_EMERGENCY_NONE)
+		tg.request(a, 50, pb.Emergency_EMERGENCY_NONE, false)
+		tg.request(b, 50, pb.Emergency_EMERGENCY_NONE, false)
+		r := tg.request(c, 50, pb.Emergency_EMERGENCY_NONE, false)
 		if r.Status != pb.FloorStatus_FLOOR_DENIED || r.Cause != pb.Cause_CAUSE_QUEUE_FULL {
 			t.Fatalf("full queue: got %v %v", r.Status, r.Cause)
 		}
@@ -292,8 +293,8 @@ func TestFloorDenials(t *testing.T) {
 func TestFloorHolderLeaves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFloorFixture(t, nil)
-		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
-		f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
+		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
+		f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE, false)
 		f.drainAll()
 		f.a.leaveAll(false, pb.Cause_CAUSE_NONE, "")
 		if f.tg.holder.Load() != f.b {
@@ -312,7 +313,7 @@ func TestLateEntry(t *testing.T) {
 		tg := s.addTG(100)
 		a := s.bareSession(101, "P-101", store.RoleOfficer, 100)
 		join(t, a, 100)
-		tg.request(a, 50, pb.Emergency_EMERGENCY_EMERGENCY)
+		tg.request(a, 50, pb.Emergency_EMERGENCY_EMERGENCY, false)
 		late := s.bareSession(102, "P-102", store.RoleOfficer, 100)
 		join(t, late, 100)
 		evs := drain(late)
@@ -328,9 +329,9 @@ func TestLateEntry(t *testing.T) {
 func TestFloorQueuedUnitPreempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFloorFixture(t, nil)
-		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
-		f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE)
-		if r := f.tg.request(f.b, 0, pb.Emergency_EMERGENCY_EMERGENCY); r.Status != pb.FloorStatus_FLOOR_GRANTED {
+		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
+		f.tg.request(f.b, 50, pb.Emergency_EMERGENCY_NONE, false)
+		if r := f.tg.request(f.b, 0, pb.Emergency_EMERGENCY_EMERGENCY, false); r.Status != pb.FloorStatus_FLOOR_GRANTED {
 			t.Fatalf("emergency from the queue: %v", r.Status)
 		}
 		if len(f.tg.queue) != 0 {
@@ -347,9 +348,9 @@ func TestFloorQueuedUnitPreempts(t *testing.T) {
 func TestFloorTalkerRaisesEmergency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFloorFixture(t, nil)
-		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE)
+		f.tg.request(f.a, 50, pb.Emergency_EMERGENCY_NONE, false)
 		f.drainAll()
-		f.tg.request(f.a, 0, pb.Emergency_EMERGENCY_EMERGENCY)
+		f.tg.request(f.a, 0, pb.Emergency_EMERGENCY_EMERGENCY, false)
 		evs := drain(f.b)
 		wantKinds(t, "listener", evs, pb.FloorEventKind_FLOOR_EVENT_TAKEN)
 		if evs[0].Emergency != pb.Emergency_EMERGENCY_EMERGENCY || evs[0].Priority != PriorityEmergency {
@@ -365,9 +366,52 @@ func TestFloorRecorderCannotTransmitEvenInEmergency(t *testing.T) {
 		tg := s.addTG(100)
 		rec := s.bareSession(500, "REC", store.RoleRecorder, 100)
 		join(t, rec, 100)
-		r := tg.request(rec, 0, pb.Emergency_EMERGENCY_EMERGENCY)
+		r := tg.request(rec, 0, pb.Emergency_EMERGENCY_EMERGENCY, false)
 		if r.Status != pb.FloorStatus_FLOOR_DENIED || r.Cause != pb.Cause_CAUSE_NOT_ALLOWED {
 			t.Fatalf("recorder emergency: %v %v", r.Status, r.Cause)
+		}
+	})
+}
+
+// A broadcast group call: only its caller talks until the call ends (hang
+// time after the release); an emergency still pre-empts.
+func TestFloorBroadcastCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newBareServer(t, nil)
+		tg := s.addTG(100)
+		d := s.bareSession(900, "DISPATCH-1", store.RoleDispatcher, 100)
+		a := s.bareSession(101, "P-101", store.RoleOfficer, 100)
+		b := s.bareSession(102, "P-102", store.RoleOfficer, 100)
+		for _, x := range []*session{d, a, b} {
+			join(t, x, 100)
+		}
+		if r := tg.request(d, 100, pb.Emergency_EMERGENCY_NONE, true); r.Status != pb.FloorStatus_FLOOR_GRANTED {
+			t.Fatalf("broadcast: %v", r.Status)
+		}
+		if evs := drain(a); len(evs) != 1 || !evs[0].Broadcast {
+			t.Fatalf("members not told it is a broadcast: %v", evs)
+		}
+		deny := func(when string) {
+			t.Helper()
+			r := tg.request(a, 100, pb.Emergency_EMERGENCY_NONE, false)
+			if r.Status != pb.FloorStatus_FLOOR_DENIED || r.Cause != pb.Cause_CAUSE_BROADCAST_CALL || !strings.Contains(r.Reason, "DISPATCH-1") {
+				t.Fatalf("%s: officer request %v %v %q", when, r.Status, r.Cause, r.Reason)
+			}
+		}
+		deny("during the broadcast")
+		tg.endOfBurst(d)
+		deny("in hang time after the broadcast")
+		time.Sleep(s.cfg.HangTime)
+		synctest.Wait()
+		if r := tg.request(a, 100, pb.Emergency_EMERGENCY_NONE, false); r.Status != pb.FloorStatus_FLOOR_GRANTED {
+			t.Fatalf("after the call ended: %v", r.Status)
+		}
+		tg.endOfBurst(a)
+		time.Sleep(s.cfg.HangTime)
+		synctest.Wait()
+		tg.request(d, 100, pb.Emergency_EMERGENCY_NONE, true)
+		if r := tg.request(b, 0, pb.Emergency_EMERGENCY_EMERGENCY, false); r.Status != pb.FloorStatus_FLOOR_GRANTED {
+			t.Fatalf("emergency during a broadcast: %v %q", r.Status, r.Reason)
 		}
 	})
 }

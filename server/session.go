@@ -418,7 +418,10 @@ func (sess *session) requestFloor(req *pb.FloorRequest, floor *bucket) *pb.Floor
 	if tg == nil {
 		return deny(pb.Cause_CAUSE_NOT_AFFILIATED, fmt.Sprintf("unit %d is not affiliated to talkgroup %d (affiliate first)", sess.unit, req.Talkgroup))
 	}
-	return tg.request(sess, int(req.Priority), req.Emergency)
+	if req.Broadcast && !isDispatcher(sess.role) {
+		return deny(pb.Cause_CAUSE_NOT_ALLOWED, fmt.Sprintf("units with role %s may not start broadcast calls (dispatchers and commanders may)", sess.role))
+	}
+	return tg.request(sess, int(req.Priority), req.Emergency, req.Broadcast)
 }
 
 // affiliate replaces the session's affiliation set with want.

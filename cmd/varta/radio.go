@@ -32,7 +32,7 @@ type radioFlags struct {
 	priority                                 uint
 	emergency                                bool
 	bitrate                                  int
-	noAudio                                  bool
+	noAudio, broadcast                       bool
 	pttFile                                  string
 	position, status                         string
 }
@@ -48,6 +48,7 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.DurationVar(&f.dur, "for", 0, "with --record: stop after this long (default: until interrupted)")
 	fs.UintVar(&f.priority, "priority", 50, "floor priority requested, 0..255 (capped by the unit's role)")
 	fs.BoolVar(&f.emergency, "emergency", false, "with --tx: transmit as an emergency call")
+	fs.BoolVar(&f.broadcast, "broadcast", false, "with --tx: a broadcast group call, in which only this unit talks (dispatchers)")
 	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
 	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
 	fs.BoolVar(&f.noAudio, "no-audio", false, "interactive: do not open the microphone and speaker")
@@ -152,7 +153,7 @@ func radioTx(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint32, 
 	}
 	fmt.Fprintf(out, "requesting the floor of talkgroup %d ...\n", tg)
 	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{
-		Talkgroup: tg, Also: also, Priority: uint32(min(f.priority, 255)), Emergency: em,
+		Talkgroup: tg, Also: also, Priority: uint32(min(f.priority, 255)), Emergency: em, Broadcast: f.broadcast,
 		Encoder: codec.EncoderConfig{Bitrate: f.bitrate},
 		OnGranted: func() {
 			fmt.Fprintf(out, "on air: talkgroup %d, %.1f s of audio from %s\n", tg, float64(len(pcm))/codec.SampleRate, filepath.Base(f.tx))

@@ -149,6 +149,7 @@ const (
 	Cause_CAUSE_NO_MEDIA          Cause = 9  // the holder sent no voice for the end-of-media time
 	Cause_CAUSE_DEAFFILIATED      Cause = 10 // the unit left or was removed from the talkgroup
 	Cause_CAUSE_SHUTDOWN          Cause = 11 // the relay is shutting down
+	Cause_CAUSE_BROADCAST_CALL    Cause = 12 // a broadcast call is in progress: only its caller talks
 )
 
 // Enum value maps for Cause.
@@ -166,6 +167,7 @@ var (
 		9:  "CAUSE_NO_MEDIA",
 		10: "CAUSE_DEAFFILIATED",
 		11: "CAUSE_SHUTDOWN",
+		12: "CAUSE_BROADCAST_CALL",
 	}
 	Cause_value = map[string]int32{
 		"CAUSE_NONE":              0,
@@ -180,6 +182,7 @@ var (
 		"CAUSE_NO_MEDIA":          9,
 		"CAUSE_DEAFFILIATED":      10,
 		"CAUSE_SHUTDOWN":          11,
+		"CAUSE_BROADCAST_CALL":    12,
 	}
 )
 
@@ -1635,10 +1638,15 @@ func (x *Affiliation) GetReason() string {
 }
 
 type FloorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
-	Priority      uint32                 `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"` // 0..255, capped at the unit's priority cap
-	Emergency     Emergency              `protobuf:"varint,3,opt,name=emergency,proto3,enum=varta.v1.Emergency" json:"emergency,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Priority  uint32                 `protobuf:"varint,2,opt,name=priority,proto3" json:"priority,omitempty"` // 0..255, capped at the unit's priority cap
+	Emergency Emergency              `protobuf:"varint,3,opt,name=emergency,proto3,enum=varta.v1.Emergency" json:"emergency,omitempty"`
+	// broadcast starts a broadcast group call (dispatchers and commanders):
+	// until the call ends (the initiator releases and hang time passes) only
+	// the initiator may talk; others are denied with CAUSE_BROADCAST_CALL,
+	// except emergency calls, which still pre-empt.
+	Broadcast     bool `protobuf:"varint,4,opt,name=broadcast,proto3" json:"broadcast,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1692,6 +1700,13 @@ func (x *FloorRequest) GetEmergency() Emergency {
 		return x.Emergency
 	}
 	return Emergency_EMERGENCY_NONE
+}
+
+func (x *FloorRequest) GetBroadcast() bool {
+	if x != nil {
+		return x.Broadcast
+	}
+	return false
 }
 
 type FloorRelease struct {
@@ -1835,6 +1850,7 @@ type FloorEvent struct {
 	Reason        string                 `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`                                // DENIED, REVOKED, for a person
 	MaxTalkMs     uint32                 `protobuf:"varint,10,opt,name=max_talk_ms,json=maxTalkMs,proto3" json:"max_talk_ms,omitempty"`     // GRANTED
 	CallId        uint64                 `protobuf:"varint,11,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`                // TAKEN, IDLE, CALL_END: bursts within hang time share a call
+	Broadcast     bool                   `protobuf:"varint,12,opt,name=broadcast,proto3" json:"broadcast,omitempty"`                        // TAKEN: a broadcast call (only the caller talks)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1944,6 +1960,13 @@ func (x *FloorEvent) GetCallId() uint64 {
 		return x.CallId
 	}
 	return 0
+}
+
+func (x *FloorEvent) GetBroadcast() bool {
+	if x != nil {
+		return x.Broadcast
+	}
+	return false
 }
 
 // AffiliationChanged tells a unit that the relay changed its affiliations,
@@ -4499,11 +4522,12 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\vAffiliation\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"{\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x99\x01\n" +
 	"\fFloorRequest\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\rR\bpriority\x121\n" +
-	"\temergency\x18\x03 \x01(\x0e2\x13.varta.v1.EmergencyR\temergency\",\n" +
+	"\temergency\x18\x03 \x01(\x0e2\x13.varta.v1.EmergencyR\temergency\x12\x1c\n" +
+	"\tbroadcast\x18\x04 \x01(\bR\tbroadcast\",\n" +
 	"\fFloorRelease\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\"\xd5\x01\n" +
 	"\vFloorResult\x12\x1c\n" +
@@ -4512,7 +4536,7 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\bposition\x18\x03 \x01(\rR\bposition\x12%\n" +
 	"\x05cause\x18\x04 \x01(\x0e2\x0f.varta.v1.CauseR\x05cause\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1e\n" +
-	"\vmax_talk_ms\x18\x06 \x01(\rR\tmaxTalkMs\"\xf6\x02\n" +
+	"\vmax_talk_ms\x18\x06 \x01(\rR\tmaxTalkMs\"\x94\x03\n" +
 	"\n" +
 	"FloorEvent\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.varta.v1.FloorEventKindR\x04kind\x12\x1c\n" +
@@ -4526,7 +4550,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12\x1e\n" +
 	"\vmax_talk_ms\x18\n" +
 	" \x01(\rR\tmaxTalkMs\x12\x17\n" +
-	"\acall_id\x18\v \x01(\x04R\x06callId\"\x7f\n" +
+	"\acall_id\x18\v \x01(\x04R\x06callId\x12\x1c\n" +
+	"\tbroadcast\x18\f \x01(\bR\tbroadcast\"\x7f\n" +
 	"\x12AffiliationChanged\x12\x1e\n" +
 	"\n" +
 	"talkgroups\x18\x01 \x03(\rR\n" +
@@ -4714,7 +4739,7 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x18FLOOR_STATUS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rFLOOR_GRANTED\x10\x01\x12\x10\n" +
 	"\fFLOOR_QUEUED\x10\x02\x12\x10\n" +
-	"\fFLOOR_DENIED\x10\x03*\x9a\x02\n" +
+	"\fFLOOR_DENIED\x10\x03*\xb4\x02\n" +
 	"\x05Cause\x12\x0e\n" +
 	"\n" +
 	"CAUSE_NONE\x10\x00\x12\x18\n" +
@@ -4729,7 +4754,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x0eCAUSE_NO_MEDIA\x10\t\x12\x16\n" +
 	"\x12CAUSE_DEAFFILIATED\x10\n" +
 	"\x12\x12\n" +
-	"\x0eCAUSE_SHUTDOWN\x10\v*\xd6\x01\n" +
+	"\x0eCAUSE_SHUTDOWN\x10\v\x12\x18\n" +
+	"\x14CAUSE_BROADCAST_CALL\x10\f*\xd6\x01\n" +
 	"\x0eFloorEventKind\x12\x1b\n" +
 	"\x17FLOOR_EVENT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FLOOR_EVENT_GRANTED\x10\x01\x12\x16\n" +
