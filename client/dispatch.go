@@ -144,3 +144,25 @@ func (c *Client) RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb
 	}
 	return nil, errors.New("client: unexpected reply to FloorRequest")
 }
+
+// PrivateCall sets up a unit-to-unit call and returns its talkgroup.
+func (c *Client) PrivateCall(ctx context.Context, unit uint32) (*pb.PrivateCallResult, error) {
+	return c.privateCall(ctx, &pb.PrivateCall{ToUnit: unit})
+}
+
+// EndPrivateCall ends a private call.
+func (c *Client) EndPrivateCall(ctx context.Context, tg uint32) error {
+	_, err := c.privateCall(ctx, &pb.PrivateCall{End: tg})
+	return err
+}
+
+func (c *Client) privateCall(ctx context.Context, pc *pb.PrivateCall) (*pb.PrivateCallResult, error) {
+	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_PrivateCall{PrivateCall: pc}})
+	if err != nil {
+		return nil, err
+	}
+	if r := reply.GetPrivateCallResult(); r != nil {
+		return r, nil
+	}
+	return nil, errors.New("client: unexpected reply to PrivateCall")
+}

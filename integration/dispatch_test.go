@@ -543,3 +543,51 @@ func TestMultiselect(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// A private call is heard by its callee alone: a third unit on the same
+// talkgroup gets nothing and could open nothing.
+func TestPrivateCall(t *testing.T) {
+	r := startRelay(t, nil)
+	r.startKMF(t)
+	caller := r.secureUnit(t, 101, "P-101", 100)
+	callee := r.secureUnit(t, 102, "P-102", 100)
+	other := r.secureUnit(t, 103, "P-103", 100)
+	pc, err := caller.PrivateCall(ctxT(t), 102)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := uint16(pc.Talkgroup)
+	e := r.waitKeysFresh(t, tg)
+	caller.waitEpoch(t, tg, e)
+	callee.waitEpoch(t, tg, e)
+	if res := request(t, caller.Client, uint16(tg), 50, 0); res.Status != pb.FloorStatus_FLOOR_GRANTED {
+		t.Fatalf("private call floor: %v %s", res.Status, res.Reason)
+	}
+	frame, err := caller.crypto.Seal(nil, tg, protocol.FlagEndOfBurst, []byte("meet me at the back entrance"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.SendVoice(frame)
+	got := receive(t, callee.Client, 1)
+	if _, pt, _, err := callee.crypto.Open(nil, got[0]); err != nil || string(pt) != "meet me at the back entrance" {
+		t.Fatalf("callee: %v", err)
+	}
+	silent(t, other.Client, 200*time.Millisecond)
+	if other.crypto.HasKey(tg) {
+		t.Fatal("a third unit holds the private call's key")
+	}
+	if _, _, _, err := other.crypto.Open(nil, got[0]); err == nil {
+		t.Fatal("a third unit opened the private call")
+	}
+	// Only the parties may end it; then it is gone.
+	var re *client.RequestError
+	if err := other.EndPrivateCall(ctxT(t), pc.Talkgroup); !errors.As(err, &re) {
+		t.Fatalf("a third unit ending the call: %v", err)
+	}
+	if err := callee.EndPrivateCall(ctxT(t), pc.Talkgroup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.store.Talkgroup(tg); err == nil {
+		t.Fatal("the call talkgroup is still there after the call")
+	}
+}

@@ -242,7 +242,8 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle,
 		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
 		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply,
-		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup, *pb.Envelope_Patch:
+		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup, *pb.Envelope_Patch,
+		*pb.Envelope_PrivateCall:
 	default:
 		isRequest = false
 	}
@@ -345,6 +346,15 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 		if sess.requireDispatcher(id, "patch talkgroups", "patch", "") {
 			pr, err := sess.patch(b.Patch)
 			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PatchResult{PatchResult: pr}} })
+		}
+	case *pb.Envelope_PrivateCall:
+		if sess.requireField(id, "make private calls") {
+			pc, err := sess.privateCall(b.PrivateCall)
+			if errors.Is(err, errNotAllowed) {
+				sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, err.Error())
+				break
+			}
+			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PrivateCallResult{PrivateCallResult: pc}} })
 		}
 	case *pb.Envelope_RadioCheckReply:
 		sess.radioCheckReply(b.RadioCheckReply)

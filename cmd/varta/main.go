@@ -30,7 +30,8 @@ import (
 const usage = `varta: the Varta client.
 
   varta check --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--for 10s]
-  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100 --tx speech.wav [--emergency] [--priority N]
+  varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --tx speech.wav [--emergency] [--broadcast] [--priority N]
+  varta radio --identity FILE [--server HOST:PORT] --call UNIT --tx speech.wav      (private call)
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --record DIR [--for 30s]
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)

@@ -33,6 +33,7 @@ type radioFlags struct {
 	emergency                                bool
 	bitrate                                  int
 	noAudio, broadcast                       bool
+	call                                     uint
 	pttFile                                  string
 	position, status                         string
 }
@@ -49,6 +50,7 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.UintVar(&f.priority, "priority", 50, "floor priority requested, 0..255 (capped by the unit's role)")
 	fs.BoolVar(&f.emergency, "emergency", false, "with --tx: transmit as an emergency call")
 	fs.BoolVar(&f.broadcast, "broadcast", false, "with --tx: a broadcast group call, in which only this unit talks (dispatchers)")
+	fs.UintVar(&f.call, "call", 0, "with --tx: a private call to this unit, heard by it alone")
 	fs.IntVar(&f.bitrate, "bitrate", 0, "Opus bitrate in bit/s (default 24000)")
 	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
 	fs.BoolVar(&f.noAudio, "no-audio", false, "interactive: do not open the microphone and speaker")
@@ -77,6 +79,8 @@ func cmdRadio(args []string, out io.Writer) error {
 	switch {
 	case f.tx != "" && f.record != "":
 		return errors.New("give either --tx or --record, not both")
+	case f.tx != "" && f.call != 0:
+		return radioPrivateCall(ctx, id, f, out)
 	case f.tx != "":
 		return radioTx(ctx, id, f, tgs, out)
 	case f.record != "":
@@ -337,4 +341,37 @@ func reportField(ctx context.Context, c *client.Client, f radioFlags) (*pb.Posit
 		}
 	}
 	return pos, nil
+}
+
+// radioPrivateCall sends a WAV file to one unit in a private call.
+func radioPrivateCall(ctx context.Context, id *pki.Identity, f radioFlags, out io.Writer) error {
+	pcm, err := codec.ReadWAVFile(f.tx)
+	if err != nil {
+		return err
+	}
+	c, err := client.Dial(ctx, client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cr, err := client.NewCrypto(id, nil)
+	if err != nil {
+		return err
+	}
+	pc, err := c.PrivateCall(ctx, uint32(f.call))
+	if err != nil {
+		return err
+	}
+	defer c.EndPrivateCall(context.WithoutCancel(ctx), pc.Talkgroup)
+	tg := uint16(pc.Talkgroup)
+	fmt.Fprintf(out, "private call to unit %d on talkgroup %d; waiting for its key ...\n", f.call, tg)
+	if err := waitForKey(ctx, c, cr, tg, f.keyWait); err != nil {
+		return err
+	}
+	txr, err := radio.Transmit(ctx, c, c.Events(), cr, pcm, radio.TxConfig{Talkgroup: tg, Encoder: codec.EncoderConfig{Bitrate: f.bitrate}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "done: %d frames sent to unit %d, %.2f s on air; call ended\n", txr.Sent, f.call, txr.Duration.Seconds())
+	return nil
 }

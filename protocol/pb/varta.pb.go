@@ -518,6 +518,7 @@ type Envelope struct {
 	//	*Envelope_MessageReceipt
 	//	*Envelope_Regroup
 	//	*Envelope_Patch
+	//	*Envelope_PrivateCall
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
@@ -532,6 +533,7 @@ type Envelope struct {
 	//	*Envelope_RadioCheckResult
 	//	*Envelope_MessageAccepted
 	//	*Envelope_PatchResult
+	//	*Envelope_PrivateCallResult
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
 	//	*Envelope_KeyBundle
@@ -780,6 +782,15 @@ func (x *Envelope) GetPatch() *Patch {
 	return nil
 }
 
+func (x *Envelope) GetPrivateCall() *PrivateCall {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_PrivateCall); ok {
+			return x.PrivateCall
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -901,6 +912,15 @@ func (x *Envelope) GetPatchResult() *PatchResult {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_PatchResult); ok {
 			return x.PatchResult
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPrivateCallResult() *PrivateCallResult {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_PrivateCallResult); ok {
+			return x.PrivateCallResult
 		}
 	}
 	return nil
@@ -1085,6 +1105,10 @@ type Envelope_Patch struct {
 	Patch *Patch `protobuf:"bytes,60,opt,name=patch,proto3,oneof"`
 }
 
+type Envelope_PrivateCall struct {
+	PrivateCall *PrivateCall `protobuf:"bytes,61,opt,name=private_call,json=privateCall,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -1140,6 +1164,10 @@ type Envelope_MessageAccepted struct {
 
 type Envelope_PatchResult struct {
 	PatchResult *PatchResult `protobuf:"bytes,43,opt,name=patch_result,json=patchResult,proto3,oneof"`
+}
+
+type Envelope_PrivateCallResult struct {
+	PrivateCallResult *PrivateCallResult `protobuf:"bytes,44,opt,name=private_call_result,json=privateCallResult,proto3,oneof"`
 }
 
 type Envelope_FloorEvent struct {
@@ -1225,6 +1253,8 @@ func (*Envelope_Regroup) isEnvelope_Body() {}
 
 func (*Envelope_Patch) isEnvelope_Body() {}
 
+func (*Envelope_PrivateCall) isEnvelope_Body() {}
+
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
 func (*Envelope_AffiliateResult) isEnvelope_Body() {}
@@ -1252,6 +1282,8 @@ func (*Envelope_RadioCheckResult) isEnvelope_Body() {}
 func (*Envelope_MessageAccepted) isEnvelope_Body() {}
 
 func (*Envelope_PatchResult) isEnvelope_Body() {}
+
+func (*Envelope_PrivateCallResult) isEnvelope_Body() {}
 
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
@@ -4432,11 +4464,128 @@ func (x *PatchResult) GetTalkgroups() []uint32 {
 	return nil
 }
 
+// PrivateCall sets up a unit-to-unit call, or ends one with end. The relay
+// creates a call talkgroup ("call:101,102", IDs 59000-59999) whose only
+// members are the two units, affiliates both at once and has the KMF key it
+// for the two of them alone; the floor works as on any talkgroup. Reply:
+// PrivateCallResult.
+type PrivateCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ToUnit        uint32                 `protobuf:"varint,1,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"` // to set up
+	End           uint32                 `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`                     // to end: the call talkgroup
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrivateCall) Reset() {
+	*x = PrivateCall{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrivateCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrivateCall) ProtoMessage() {}
+
+func (x *PrivateCall) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrivateCall.ProtoReflect.Descriptor instead.
+func (*PrivateCall) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *PrivateCall) GetToUnit() uint32 {
+	if x != nil {
+		return x.ToUnit
+	}
+	return 0
+}
+
+func (x *PrivateCall) GetEnd() uint32 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+type PrivateCallResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Talkgroup     uint32                 `protobuf:"varint,1,opt,name=talkgroup,proto3" json:"talkgroup,omitempty"`
+	Caller        uint32                 `protobuf:"varint,2,opt,name=caller,proto3" json:"caller,omitempty"`
+	Callee        uint32                 `protobuf:"varint,3,opt,name=callee,proto3" json:"callee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrivateCallResult) Reset() {
+	*x = PrivateCallResult{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrivateCallResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrivateCallResult) ProtoMessage() {}
+
+func (x *PrivateCallResult) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrivateCallResult.ProtoReflect.Descriptor instead.
+func (*PrivateCallResult) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PrivateCallResult) GetTalkgroup() uint32 {
+	if x != nil {
+		return x.Talkgroup
+	}
+	return 0
+}
+
+func (x *PrivateCallResult) GetCaller() uint32 {
+	if x != nil {
+		return x.Caller
+	}
+	return 0
+}
+
+func (x *PrivateCallResult) GetCallee() uint32 {
+	if x != nil {
+		return x.Callee
+	}
+	return 0
+}
+
 var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x92\x15\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x9d\x16\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -4464,7 +4613,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\fsend_message\x18\x1b \x01(\v2\x15.varta.v1.SendMessageH\x00R\vsendMessage\x12C\n" +
 	"\x0fmessage_receipt\x18\x1c \x01(\v2\x18.varta.v1.MessageReceiptH\x00R\x0emessageReceipt\x12-\n" +
 	"\aregroup\x18\x1d \x01(\v2\x11.varta.v1.RegroupH\x00R\aregroup\x12'\n" +
-	"\x05patch\x18< \x01(\v2\x0f.varta.v1.PatchH\x00R\x05patch\x12-\n" +
+	"\x05patch\x18< \x01(\v2\x0f.varta.v1.PatchH\x00R\x05patch\x12:\n" +
+	"\fprivate_call\x18= \x01(\v2\x15.varta.v1.PrivateCallH\x00R\vprivateCall\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
@@ -4481,7 +4631,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\tunit_list\x18( \x01(\v2\x12.varta.v1.UnitListH\x00R\bunitList\x12J\n" +
 	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x12F\n" +
 	"\x10message_accepted\x18* \x01(\v2\x19.varta.v1.MessageAcceptedH\x00R\x0fmessageAccepted\x12:\n" +
-	"\fpatch_result\x18+ \x01(\v2\x15.varta.v1.PatchResultH\x00R\vpatchResult\x127\n" +
+	"\fpatch_result\x18+ \x01(\v2\x15.varta.v1.PatchResultH\x00R\vpatchResult\x12M\n" +
+	"\x13private_call_result\x18, \x01(\v2\x1b.varta.v1.PrivateCallResultH\x00R\x11privateCallResult\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
 	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
@@ -4730,7 +4881,14 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x05patch\x18\x01 \x01(\rR\x05patch\x12\x1e\n" +
 	"\n" +
 	"talkgroups\x18\x02 \x03(\rR\n" +
-	"talkgroups*V\n" +
+	"talkgroups\"8\n" +
+	"\vPrivateCall\x12\x17\n" +
+	"\ato_unit\x18\x01 \x01(\rR\x06toUnit\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\rR\x03end\"a\n" +
+	"\x11PrivateCallResult\x12\x1c\n" +
+	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x16\n" +
+	"\x06caller\x18\x02 \x01(\rR\x06caller\x12\x16\n" +
+	"\x06callee\x18\x03 \x01(\rR\x06callee*V\n" +
 	"\tEmergency\x12\x12\n" +
 	"\x0eEMERGENCY_NONE\x10\x00\x12\x1c\n" +
 	"\x18EMERGENCY_IMMINENT_PERIL\x10\x01\x12\x17\n" +
@@ -4801,7 +4959,7 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
@@ -4864,6 +5022,8 @@ var file_protocol_pb_varta_proto_goTypes = []any{
 	(*Regroup)(nil),            // 58: varta.v1.Regroup
 	(*Patch)(nil),              // 59: varta.v1.Patch
 	(*PatchResult)(nil),        // 60: varta.v1.PatchResult
+	(*PrivateCall)(nil),        // 61: varta.v1.PrivateCall
+	(*PrivateCallResult)(nil),  // 62: varta.v1.PrivateCallResult
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -4887,60 +5047,62 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	56, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
 	58, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
 	59, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
-	10, // 21: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	13, // 22: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	17, // 23: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	22, // 24: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	21, // 25: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	23, // 26: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	25, // 27: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
-	28, // 28: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
-	31, // 29: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
-	44, // 30: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
-	47, // 31: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
-	51, // 32: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
-	54, // 33: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
-	60, // 34: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
-	18, // 35: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	19, // 36: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	26, // 37: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
-	35, // 38: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
-	41, // 39: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
-	37, // 40: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
-	49, // 41: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
-	52, // 42: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
-	55, // 43: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
-	57, // 44: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
-	11, // 45: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	14, // 46: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 47: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 48: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 49: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 50: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 51: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 52: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	11, // 53: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 54: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	26, // 55: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
-	29, // 56: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
-	32, // 57: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
-	34, // 58: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
-	38, // 59: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
-	0,  // 60: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
-	38, // 61: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
-	0,  // 62: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
-	38, // 63: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
-	5,  // 64: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
-	6,  // 65: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
-	41, // 66: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
-	38, // 67: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
-	46, // 68: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
-	7,  // 69: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	61, // 21: varta.v1.Envelope.private_call:type_name -> varta.v1.PrivateCall
+	10, // 22: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	13, // 23: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	17, // 24: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	22, // 25: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	21, // 26: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	23, // 27: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	25, // 28: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	28, // 29: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	31, // 30: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	44, // 31: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
+	47, // 32: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	51, // 33: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	54, // 34: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
+	60, // 35: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
+	62, // 36: varta.v1.Envelope.private_call_result:type_name -> varta.v1.PrivateCallResult
+	18, // 37: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	19, // 38: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	26, // 39: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	35, // 40: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	41, // 41: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
+	37, // 42: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
+	49, // 43: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	52, // 44: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	55, // 45: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
+	57, // 46: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
+	11, // 47: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	14, // 48: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 49: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 50: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 51: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 52: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 53: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 54: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	11, // 55: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 56: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	26, // 57: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	29, // 58: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	32, // 59: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	34, // 60: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	38, // 61: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
+	0,  // 62: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
+	38, // 63: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
+	0,  // 64: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
+	38, // 65: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
+	5,  // 66: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
+	6,  // 67: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
+	41, // 68: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
+	38, // 69: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	46, // 70: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 71: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	72, // [72:72] is the sub-list for method output_type
+	72, // [72:72] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -4970,6 +5132,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_MessageReceipt)(nil),
 		(*Envelope_Regroup)(nil),
 		(*Envelope_Patch)(nil),
+		(*Envelope_PrivateCall)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
@@ -4984,6 +5147,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_RadioCheckResult)(nil),
 		(*Envelope_MessageAccepted)(nil),
 		(*Envelope_PatchResult)(nil),
+		(*Envelope_PrivateCallResult)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
 		(*Envelope_KeyBundle)(nil),
@@ -5001,7 +5165,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   53,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
