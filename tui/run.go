@@ -156,7 +156,18 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 
 	model := NewRadio(RadioConfig{
 		Unit: run.Identity.UnitID, Alias: run.Identity.Alias, Talkgroups: tgs,
-		PTTDown: tk.Down, PTTUp: tk.Up, Emergency: tk.Down,
+		PTTDown: tk.Down, PTTUp: tk.Up,
+		Emergency: func(req PTTRequest) tea.Msg {
+			// The emergency button: the alarm goes to every dispatcher
+			// (with the radio's last reported position) before the
+			// emergency call pre-empts the talker. Runs in a tea.Cmd.
+			if c := link.Client(); c != nil {
+				if err := c.RaiseEmergency(ctx, pb.Emergency_EMERGENCY_EMERGENCY, req.Talkgroup, nil); err != nil {
+					out.offer(EventMsg{Text: "emergency alarm not sent: " + err.Error()})
+				}
+			}
+			return tk.Down(req)
+		},
 		SelectTalkgroup: func(tg uint32) tea.Msg { selected.Store(tg); return nil },
 	})
 	opts := []tea.ProgramOption{tea.WithContext(ctx)}

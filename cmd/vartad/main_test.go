@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -606,4 +607,82 @@ func TestInteractiveRadioInTmux(t *testing.T) {
 	waitOutput(t, &recOut, "P-102 (unit 102)")
 	screen("PTT  idle")
 	tmux("send-keys", "-t", session, "q")
+}
+
+// The dispatcher's command line against the run.sh relay: units with
+// --json, a status with a position, radio check, message, stun and revive,
+// emergencies.
+func TestDispatchCommandLine(t *testing.T) {
+	data, _, _ := startRunScript(t)
+	units := filepath.Join(data, "units")
+	varta := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "varta"), args...).CombinedOutput()
+		return string(out), err
+	}
+	dispatch := func(args ...string) string {
+		t.Helper()
+		out, err := varta(append([]string{"dispatch", "--identity", filepath.Join(units, "dispatch1.pem")}, args...)...)
+		if err != nil {
+			t.Fatalf("varta dispatch %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	// P-101 is on the air as a recording radio with a position and a status.
+	var recOut syncBuffer
+	rec := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p101.pem"), "--talkgroup", "100",
+		"--record", t.TempDir(), "--for", "30s", "--position", "51.5077,-0.1290", "--status", "available")
+	rec.Stdout, rec.Stderr = &recOut, &recOut
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Process.Kill()
+	waitOutput(t, &recOut, "listening on talkgroups 100")
+	deadline := time.Now().Add(10 * time.Second)
+	var near string
+	for time.Now().Before(deadline) {
+		near = dispatch("units", "--near", "51.5080,-0.1281", "--available")
+		if strings.Contains(near, "P-101") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(near, "P-101") || !strings.Contains(near, " m") {
+		t.Fatalf("units --near:\n%s", near)
+	}
+	var list struct {
+		Units []struct {
+			Unit   uint32 `json:"unit"`
+			Alias  string `json:"alias"`
+			Online bool   `json:"online"`
+		} `json:"units"`
+	}
+	if err := json.Unmarshal([]byte(dispatch("--json", "units")), &list); err != nil || len(list.Units) < 4 {
+		t.Fatalf("units --json: %v %+v", err, list)
+	}
+	if out := dispatch("check", "101"); !strings.Contains(out, "answered") {
+		t.Fatalf("check: %s", out)
+	}
+	if out := dispatch("message", "101", "Return", "to", "base"); !strings.Contains(out, "1 delivered now") {
+		t.Fatalf("message: %s", out)
+	}
+	if out := dispatch("stun", "103"); !strings.Contains(out, "stunned") {
+		t.Fatalf("stun: %s", out)
+	}
+	if out := dispatch("status", "103"); !strings.Contains(out, "STUNNED") {
+		t.Fatalf("status after stun: %s", out)
+	}
+	if out, err := varta("radio", "--identity", filepath.Join(units, "p103.pem"), "--talkgroup", "100", "--record", t.TempDir(), "--for", "2s"); err == nil || !strings.Contains(out, "stunned") {
+		t.Fatalf("stunned radio: %v\n%s", err, out)
+	}
+	dispatch("revive", "103")
+	if out := dispatch("emergencies"); !strings.Contains(out, "no emergencies") {
+		t.Fatalf("emergencies: %s", out)
+	}
+	// An officer's identity may not stun, and is told why.
+	out, err := varta("dispatch", "--identity", filepath.Join(units, "p102.pem"), "stun", "101")
+	if err == nil || !strings.Contains(out, "officer may not") {
+		t.Fatalf("officer stun: %v\n%s", err, out)
+	}
 }
