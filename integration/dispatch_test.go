@@ -92,6 +92,14 @@ func TestEmergencyAlarm(t *testing.T) {
 	if alarms, _ := d2.Emergencies(ctxT(t)); len(alarms) != 1 {
 		t.Fatal("an acknowledged emergency must stay until cleared")
 	}
+	// It stays through a relay restart, with its position.
+	r.restart()
+	d2 = r.dispatcher(t, 902, "DISPATCH-3")
+	alarms, err = d2.Emergencies(ctxT(t))
+	if err != nil || len(alarms) != 1 || alarms[0].Unit != 102 || alarms[0].State != pb.EmergencyState_EMERGENCY_ACKNOWLEDGED || alarms[0].Position == nil {
+		t.Fatalf("after a relay restart: %v %v", alarms, err)
+	}
+	d1 = r.dispatcher(t, 903, "DISPATCH-4")
 	if err := d2.ClearEmergency(ctxT(t), 102); err != nil {
 		t.Fatal(err)
 	}

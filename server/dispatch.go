@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -138,12 +139,48 @@ func (sess *session) raiseEmergency(req *pb.RaiseEmergency) error {
 	}
 	s.dispatch.emergencies[sess.unit] = alarm
 	s.dispatch.mu.Unlock()
+	if err := s.storeEmergency(alarm); err != nil {
+		// The alarm still goes out: a store failure must not silence it.
+		s.log.Error("store emergency", "unit", sess.unit, "err", err)
+	}
 	s.audit(sess.unit, sess.alias, "emergency.raise", fmt.Sprintf("unit %d", sess.unit), "ok", req.Level.String())
 	s.log.Warn("EMERGENCY raised", "unit", sess.unit, "tg", req.Talkgroup, "level", req.Level.String())
 	env := &pb.Envelope{Body: &pb.Envelope_EmergencyAlarm{EmergencyAlarm: alarm}}
 	s.toDispatchers(env)
 	if !isDispatcher(sess.role) {
 		sess.send(env)
+	}
+	return nil
+}
+
+// storeEmergency writes an alarm to the store, so that it stays raised
+// across relay restarts until a dispatcher clears it.
+func (s *Server) storeEmergency(a *pb.EmergencyAlarm) error {
+	e := store.Emergency{
+		Unit: a.Unit, Alias: a.Alias, Level: int(a.Level), Talkgroup: uint16(a.Talkgroup),
+		State: int(a.State), Raised: time.UnixMilli(a.RaisedMs), By: a.By, ByAlias: a.ByAlias,
+	}
+	if a.Position != nil {
+		e.Lat, e.Lon, e.HasPosition = a.Position.Lat, a.Position.Lon, true
+	}
+	return s.store.PutEmergency(e)
+}
+
+// loadEmergencies restores the raised alarms at start.
+func (s *Server) loadEmergencies() error {
+	es, err := s.store.Emergencies()
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		a := &pb.EmergencyAlarm{
+			Unit: e.Unit, Alias: e.Alias, Level: pb.Emergency(e.Level), Talkgroup: uint32(e.Talkgroup),
+			State: pb.EmergencyState(e.State), RaisedMs: e.Raised.UnixMilli(), By: e.By, ByAlias: e.ByAlias,
+		}
+		if e.HasPosition {
+			a.Position = &pb.Position{Lat: e.Lat, Lon: e.Lon}
+		}
+		s.dispatch.emergencies[e.Unit] = a
 	}
 	return nil
 }
@@ -189,6 +226,15 @@ func (sess *session) emergencyAction(req *pb.EmergencyAction) error {
 		s.dispatch.emergencies[req.Unit] = next
 	}
 	s.dispatch.mu.Unlock()
+	var serr error
+	if req.Kind == pb.EmergencyActionKind_EMERGENCY_CLEAR {
+		serr = s.store.ClearEmergency(req.Unit)
+	} else {
+		serr = s.storeEmergency(next)
+	}
+	if serr != nil && !errors.Is(serr, store.ErrNotFound) {
+		s.log.Error("store emergency", "unit", req.Unit, "err", serr)
+	}
 	s.audit(sess.unit, sess.alias, action, fmt.Sprintf("unit %d", req.Unit), "ok", "")
 	env := &pb.Envelope{Body: &pb.Envelope_EmergencyAlarm{EmergencyAlarm: next}}
 	s.toDispatchers(env)

@@ -81,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.tgs.Store(&m)
 	s.loadPatches(tgs)
+	if err := s.loadEmergencies(); err != nil {
+		return nil, fmt.Errorf("server: load emergencies: %w", err)
+	}
 	if err := s.clearStalePresence(); err != nil {
 		return nil, err
 	}

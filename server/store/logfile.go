@@ -212,7 +212,7 @@ type rosterCheck struct {
 }
 
 func isRosterKey(key string) bool {
-	if key == metaSchemaKey || key == metaCommitKey || isAuditKey(key) || isMessageKey(key) {
+	if key == metaSchemaKey || key == metaCommitKey || isAuditKey(key) || isMessageKey(key) || isEmergencyKey(key) {
 		return true
 	}
 	if id, ok := parseKeyID(key, talkgroupPfx, talkgroupWidth); ok {

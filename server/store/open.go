@@ -116,6 +116,8 @@ func (s *Store) checkRosterValues(path string, state map[string]record) error {
 			_, _, err = decodeAudit(k, r.val)
 		case strings.HasPrefix(k, messagePfx):
 			err = checkMessageRecord(k, r.val, state)
+		case strings.HasPrefix(k, emergencyPfx):
+			err = checkEmergencyRecord(k, r.val, state)
 		case strings.HasPrefix(k, keysPfx):
 			var tk talkgroupKeys
 			if tk, err = decodeKeys(k, r.val); err == nil {

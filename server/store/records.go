@@ -18,6 +18,9 @@ import (
 //	  audit:00000000000000000017
 //	                           auditRecord: audit log entry 17, 20 digits
 //	                           (see audit.go); never changed or deleted
+//	  emergency:00000101       emergencyRecord: unit 101's emergency alarm,
+//	                           8 digits (see emergency.go); deleted when
+//	                           cleared, or with the unit
 //	  meta:schema              schemaRecord, written when the store is created
 //	  meta:commit              commitMarker of the newest commit (see commit.go)
 //	  keys:00100               keysRecord: talkgroup 100's key state and the
@@ -49,14 +52,14 @@ const (
 
 // Schema versions. Version 2 added the certificate to unit records ("cert")
 // and the keys: records, version 3 the audit: records, version 4 the msg:
-// records. Open reads them all alike: an older record is a newer one without
-// the new fields. roster.db is written at version 4; since every commit
-// marker carries the version, an older Varta refuses a roster.db that this
-// version has changed as written by a newer version (ErrNewerSchema), not as
-// damaged. live.db did not change and is still written at version 1, which
-// older versions read.
+// records, version 5 the emergency: records. Open reads them all alike: an
+// older record is a newer one without the new fields. roster.db is written at
+// version 5; since every commit marker carries the version, an older Varta
+// refuses a roster.db that this version has changed as written by a newer
+// version (ErrNewerSchema), not as damaged. live.db did not change and is
+// still written at version 1, which older versions read.
 const (
-	schemaVersion     = 4 // the newest version this build reads; roster.db is written at it
+	schemaVersion     = 5 // the newest version this build reads; roster.db is written at it
 	minSchemaVersion  = 1 // the oldest version this build reads
 	liveSchemaVersion = 1 // the version live.db is written at
 )

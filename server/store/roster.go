@@ -264,9 +264,9 @@ func (s *Store) AddUnit(u Unit) error {
 // RemoveUnit removes unit id from the roster, and its presence from the live
 // state. In the same commit, the keys of the talkgroups it could hold become
 // stale ("unit 101 removed"), its own member keys are deleted, and so are the
-// messages queued for it (see messages.go). It returns an error matching
-// ErrNotFound if there is no such unit. The roster change is on disk when it
-// returns.
+// messages queued for it (see messages.go) and its emergency (see
+// emergency.go). It returns an error matching ErrNotFound if there is no such
+// unit. The roster change is on disk when it returns.
 func (s *Store) RemoveUnit(id uint32) error {
 	if err := checkUnitID(id); err != nil {
 		return err
@@ -280,7 +280,11 @@ func (s *Store) RemoveUnit(id uint32) error {
 		if err != nil {
 			return nil, err
 		}
-		return appendMessageDeletes(tx, id, append([]change{{key: unitKey(id), del: true}}, kc...))
+		changes, err := appendMessageDeletes(tx, id, append([]change{{key: unitKey(id), del: true}}, kc...))
+		if err != nil {
+			return nil, err
+		}
+		return appendEmergencyDelete(tx, id, changes)
 	})
 	if err != nil {
 		return err
