@@ -160,6 +160,18 @@ func TestStatusAndNearestUnits(t *testing.T) {
 	if units[0].DistanceM < 50 || units[0].DistanceM > 120 {
 		t.Fatalf("unit 101 at %.0f m, want about 70 m", units[0].DistanceM)
 	}
+	// The units inside an area: a box around Westminster holds 101 and 103.
+	inside, err := d.QueryUnits(ctxT(t), &pb.QueryUnits{Area: &pb.Area{MinLat: 51.49, MinLon: -0.15, MaxLat: 51.509, MaxLon: -0.125}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, u := range inside {
+		got = append(got, u.Unit)
+	}
+	if !slices.Equal(got, []uint32{101, 103}) {
+		t.Fatalf("units inside the box: %v, want [101 103]", got)
+	}
 	// A bad status is refused with the valid codes named.
 	c := r.unit(105, "P-105", 100)
 	err = c.SetStatus(ctxT(t), "Having Lunch!")

@@ -17,11 +17,17 @@ import (
 // receive alarms and status changes as events; every dispatch action is
 // written to the audit log.
 
+// radioCheckWait is a radio check waiting for the checked unit's answer.
+type radioCheckWait struct {
+	unit     uint32
+	answered chan struct{}
+}
+
 // dispatchState is the relay's live dispatch state.
 type dispatchState struct {
 	mu          sync.Mutex // guards the fields below; never held across I/O
 	emergencies map[uint32]*pb.EmergencyAlarm
-	checks      map[uint64]chan struct{}
+	checks      map[uint64]radioCheckWait
 	nextCheck   uint64
 	regrouped   map[uint16]map[uint32]bool // per talkgroup, the units a regroup added
 	patchOf     map[uint16]uint16          // patched talkgroup -> its patch talkgroup
@@ -288,6 +294,23 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		return ui
 	}
 	out := &pb.UnitList{}
+	if a := req.Area; a != nil {
+		inside, err := s.store.Within(a.MinLat, a.MinLon, a.MaxLat, a.MaxLon)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range inside {
+			u, ok := byID[p.Unit]
+			if !ok || (req.AvailableOnly && status(u.ID) != "available") {
+				continue
+			}
+			out.Units = append(out.Units, info(u))
+			if req.Count > 0 && len(out.Units) == int(req.Count) {
+				break
+			}
+		}
+		return out, nil
+	}
 	if req.Near {
 		n := int(req.Count)
 		if n == 0 {
@@ -332,7 +355,14 @@ func (sess *session) unitAction(id uint64, req *pb.UnitAction) (reply bool, err 
 	target := fmt.Sprintf("unit %d", req.Unit)
 	switch req.Kind {
 	case pb.UnitActionKind_UNIT_STUN:
-		err := s.Stun(req.Unit, fmt.Sprintf("stunned by %s (unit %d)", sess.alias, sess.unit))
+		var err error
+		if req.Unit == sess.unit {
+			err = fmt.Errorf("%w: a unit may not stun itself", store.ErrInvalid)
+		} else if u, uerr := s.store.Unit(req.Unit); uerr == nil && u.Role == store.RoleKMF {
+			err = fmt.Errorf("%w: unit %d is the key management facility; stunning it would stop all key distribution (remove or re-issue it with vartad instead)", store.ErrInvalid, req.Unit)
+		} else {
+			err = s.Stun(req.Unit, fmt.Sprintf("stunned by %s (unit %d)", sess.alias, sess.unit))
+		}
 		s.audit(sess.unit, sess.alias, "stun", target, outcome(err), "")
 		return true, err
 	case pb.UnitActionKind_UNIT_REVIVE:
@@ -365,7 +395,7 @@ func (sess *session) radioCheck(id uint64, unit uint32) {
 	s.dispatch.nextCheck++
 	check := s.dispatch.nextCheck
 	answered := make(chan struct{})
-	s.dispatch.checks[check] = answered
+	s.dispatch.checks[check] = radioCheckWait{unit: unit, answered: answered}
 	s.dispatch.mu.Unlock()
 	defer func() {
 		s.dispatch.mu.Lock()
@@ -394,12 +424,13 @@ func (sess *session) radioCheckReply(req *pb.RadioCheckReply) {
 	}
 	s := sess.srv
 	s.dispatch.mu.Lock()
-	ch := s.dispatch.checks[req.Check]
-	delete(s.dispatch.checks, req.Check)
-	s.dispatch.mu.Unlock()
-	if ch != nil {
-		close(ch)
+	w, ok := s.dispatch.checks[req.Check]
+	if ok && w.unit == sess.unit {
+		// Only the checked radio can answer its check.
+		delete(s.dispatch.checks, req.Check)
+		close(w.answered)
 	}
+	s.dispatch.mu.Unlock()
 }
 
 // zeroizeGrace is how long a stunned radio has to receive its zeroize

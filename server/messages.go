@@ -65,7 +65,7 @@ func (sess *session) sendMessage(req *pb.SendMessage) (*pb.MessageAccepted, erro
 			return nil, err
 		}
 		for _, u := range units {
-			if u.ID != sess.unit && slices.Contains(u.Talkgroups, tg) && u.Role != store.RoleKMF {
+			if u.ID != sess.unit && slices.Contains(u.Talkgroups, tg) && !u.Stunned && u.Role != store.RoleKMF && u.Role != store.RoleRecorder {
 				recipients = append(recipients, u.ID)
 			}
 		}
@@ -206,8 +206,10 @@ func (s *Server) regroupUnit(tg uint16, unit uint32, undo bool) error {
 		if err := s.joinTalkgroup(unit, tg, true, fmt.Sprintf("the operation on talkgroup %d ended; regrouping undone", tg)); err != nil {
 			return err
 		}
+	case undo && has:
+		return fmt.Errorf("%w: unit %d was not moved into talkgroup %d by a regroup (or the relay restarted since) and stays a member; use vartad unit set-talkgroups to change it", store.ErrInvalid, unit, tg)
 	default:
-		return nil // a member before the regroup stays one
+		return nil // already where it should be
 	}
 	s.dispatch.mu.Lock()
 	if undo {

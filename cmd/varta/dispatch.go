@@ -26,6 +26,7 @@ import (
 const dispatchUsage = `varta dispatch --identity FILE [--server HOST:PORT] [--json] ACTION
 
   units [--near LAT,LON] [--count N] [--available]   list units, or the nearest to a point
+  units --area LAT,LON,LAT,LON                       units inside a box (south-west and north-east corners)
   status UNIT                                        a unit's status, position and presence
   emergencies                                        raised and acknowledged emergencies
   ack UNIT | clear UNIT                              acknowledge or clear a unit's emergency
@@ -126,10 +127,23 @@ func (d dispatcher) units(ctx context.Context, args []string) error {
 	near := fs.String("near", "", "LAT,LON: rank by distance from this point")
 	count := fs.Uint("count", 0, "at most this many (default 10 with --near)")
 	avail := fs.Bool("available", false, "only units whose status is available")
+	area := fs.String("area", "", "MINLAT,MINLON,MAXLAT,MAXLON: only units inside this box")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	q := &pb.QueryUnits{Count: uint32(*count), AvailableOnly: *avail}
+	if *area != "" {
+		parts := strings.Split(*area, ",")
+		if len(parts) != 4 {
+			return fmt.Errorf("--area wants MINLAT,MINLON,MAXLAT,MAXLON, got %q", *area)
+		}
+		sw, err1 := parseLatLonPair(parts[0], parts[1])
+		ne, err2 := parseLatLonPair(parts[2], parts[3])
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("--area: %w", err)
+		}
+		q.Area = &pb.Area{MinLat: sw[0], MinLon: sw[1], MaxLat: ne[0], MaxLon: ne[1]}
+	}
 	if *near != "" {
 		lat, lon, err := parseLatLon(*near)
 		if err != nil {
@@ -411,4 +425,9 @@ func (d dispatcher) patch(ctx context.Context, action string, args []string) err
 		fmt.Fprintf(d.out, "patch %d dissolved (talkgroups %s)\n", res.Patch, tgList(res.Talkgroups))
 	}
 	return nil
+}
+
+func parseLatLonPair(lat, lon string) ([2]float64, error) {
+	a, b, err := parseLatLon(lat + "," + lon)
+	return [2]float64{a, b}, err
 }

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/internal/position"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/radio"
 	"github.com/varta-ptt/varta/tui"
@@ -35,7 +37,7 @@ type radioFlags struct {
 	noAudio, broadcast                       bool
 	call                                     uint
 	pttFile                                  string
-	position, status                         string
+	position, status, route, nmea            string
 }
 
 func cmdRadio(args []string, out io.Writer) error {
@@ -55,6 +57,8 @@ func cmdRadio(args []string, out io.Writer) error {
 	fs.DurationVar(&f.keyWait, "key-wait", 10*time.Second, "with --tx: how long to wait for the talkgroup's voice key")
 	fs.BoolVar(&f.noAudio, "no-audio", false, "interactive: do not open the microphone and speaker")
 	fs.StringVar(&f.position, "position", "", "LAT,LON: report this position (on connect, every 30 s, with each transmission and emergency)")
+	fs.StringVar(&f.route, "route", "", "replay positions from this file: one LAT,LON[,SECONDS] per line")
+	fs.StringVar(&f.nmea, "nmea", "", "read positions from this NMEA 0183 source (GNSS serial device, pipe or file)")
 	fs.StringVar(&f.status, "status", "", "set this unit status on connect: available, busy, en-route, on-scene, out-of-service or an agency code")
 	fs.StringVar(&f.pttFile, "ptt-file", "", "interactive: push-to-talk sends this WAV file instead of the microphone")
 	if err := fs.Parse(args); err != nil {
@@ -216,16 +220,25 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 		return err
 	}
 	var refused error
+	var lastFix atomic.Pointer[position.Fix]
 	var link *client.Link
 	link = client.NewLink(client.LinkConfig{
 		Client:     client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"},
 		Talkgroups: tgs, Crypto: cr,
 		OnState: func(up bool, err error) {
 			now := time.Now().Format("15:04:05")
+			if fix := lastFix.Load(); up && fix != nil {
+				// The newest fix, which may have come while disconnected.
+				if c := link.Client(); c != nil {
+					go c.ReportPosition(ctx, fix.Lat, fix.Lon, fix.AccuracyM, time.Now())
+				}
+			}
 			if up && (f.position != "" || f.status != "") {
 				if c := link.Client(); c != nil {
 					go func() {
-						if _, err := reportField(ctx, c, f); err != nil {
+						// On each connect: the status, and the fixed position
+						// at once (routes and NMEA report as they go).
+						if _, err := reportField(ctx, c, radioFlags{position: f.position, status: f.status}); err != nil {
 							fmt.Fprintf(os.Stderr, "varta: %v\n", err)
 						}
 					}()
@@ -259,18 +272,21 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 			fmt.Fprintf(out, "%s tg %d: %s (unit %d)%s, %.2f s -> %s\n", tx.Start.Format("15:04:05"), tx.Talkgroup, alias, tx.Talker, em, float64(len(tx.PCM))/codec.SampleRate, path)
 		},
 	})
+	fixes, err := positionSource(ctx, f)
+	if err != nil {
+		return err
+	}
 	rctx, stopRx := context.WithCancel(context.Background())
 	rxDone := make(chan struct{})
 	go func() { rx.Run(rctx); close(rxDone) }()
 	linkDone := make(chan error, 1)
 	go func() { linkDone <- link.Run(ctx) }()
-	every := time.NewTicker(30 * time.Second)
-	defer every.Stop()
 	for {
 		select {
-		case <-every.C:
-			if c := link.Client(); c != nil && f.position != "" {
-				go reportField(ctx, c, radioFlags{position: f.position})
+		case fix := <-fixes:
+			lastFix.Store(&fix)
+			if c := link.Client(); c != nil {
+				go c.ReportPosition(ctx, fix.Lat, fix.Lon, fix.AccuracyM, time.Now())
 			}
 		case env := <-link.Events():
 			rx.Event(env)
@@ -325,14 +341,21 @@ func radioInteractive(ctx context.Context, id *pki.Identity, f radioFlags, tgs [
 // the position (nil without --position).
 func reportField(ctx context.Context, c *client.Client, f radioFlags) (*pb.Position, error) {
 	var pos *pb.Position
-	if f.position != "" {
-		lat, lon, err := parseLatLon(f.position)
+	if f.position != "" || f.route != "" || f.nmea != "" {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		fixes, err := positionSource(pctx, f)
 		if err != nil {
-			return nil, fmt.Errorf("--position: %w", err)
+			return nil, err
 		}
-		pos = &pb.Position{Lat: lat, Lon: lon, TimeMs: time.Now().UnixMilli()}
-		if err := c.ReportPosition(ctx, lat, lon, 0, time.Now()); err != nil {
-			return nil, fmt.Errorf("report position: %w", err)
+		select {
+		case fix := <-fixes:
+			pos = &pb.Position{Lat: fix.Lat, Lon: fix.Lon, AccuracyM: fix.AccuracyM, TimeMs: time.Now().UnixMilli()}
+			if err := c.ReportPosition(ctx, fix.Lat, fix.Lon, fix.AccuracyM, time.Now()); err != nil {
+				return nil, fmt.Errorf("report position: %w", err)
+			}
+		case <-pctx.Done():
+			fmt.Fprintln(os.Stderr, "varta: warning: no position fix within 5 s")
 		}
 	}
 	if f.status != "" {
@@ -374,4 +397,50 @@ func radioPrivateCall(ctx context.Context, id *pki.Identity, f radioFlags, out i
 	}
 	fmt.Fprintf(out, "done: %d frames sent to unit %d, %.2f s on air; call ended\n", txr.Sent, f.call, txr.Duration.Seconds())
 	return nil
+}
+
+// positionSource turns --position, --route or --nmea into a stream of
+// fixes: a fixed position every 30 s, a route replayed, or each NMEA fix
+// (at most one every 5 s). Without any of them the channel stays silent.
+func positionSource(ctx context.Context, f radioFlags) (<-chan position.Fix, error) {
+	out := make(chan position.Fix, 1)
+	switch {
+	case f.route != "":
+		file, err := os.Open(f.route)
+		if err != nil {
+			return nil, fmt.Errorf("--route: %w", err)
+		}
+		route, err := position.ReadRoute(file, 30*time.Second)
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--route %s: %w", f.route, err)
+		}
+		go position.Replay(ctx, route, out)
+	case f.nmea != "":
+		raw := make(chan position.Fix)
+		go func() {
+			if err := position.FollowNMEA(ctx, f.nmea, raw); err != nil {
+				fmt.Fprintf(os.Stderr, "varta: %v\n", err)
+			}
+		}()
+		go func() {
+			var last time.Time
+			for fix := range raw {
+				if time.Since(last) >= 5*time.Second {
+					last = time.Now()
+					select {
+					case out <- fix:
+					default:
+					}
+				}
+			}
+		}()
+	case f.position != "":
+		fix, err := position.ParseLatLon(f.position)
+		if err != nil {
+			return nil, fmt.Errorf("--position: %w", err)
+		}
+		go position.Replay(ctx, []position.RoutePoint{{Fix: fix, Dwell: 30 * time.Second}}, out)
+	}
+	return out, nil
 }

@@ -661,6 +661,26 @@ func TestDispatchCommandLine(t *testing.T) {
 	if err := json.Unmarshal([]byte(dispatch("--json", "units")), &list); err != nil || len(list.Units) < 4 {
 		t.Fatalf("units --json: %v %+v", err, list)
 	}
+	// P-102 reads its position from a GNSS receiver's NMEA sentences.
+	nmea := filepath.Join(t.TempDir(), "gnss.nmea")
+	os.WriteFile(nmea, []byte("$GPGSV,3,1,11,03,03,111,00\n$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\n"), 0o600)
+	gnss := exec.Command(filepath.Join(binDir, "varta"), "radio", "--identity", filepath.Join(units, "p102.pem"), "--talkgroup", "100",
+		"--record", t.TempDir(), "--for", "20s", "--nmea", nmea)
+	if err := gnss.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer gnss.Process.Kill()
+	deadline = time.Now().Add(10 * time.Second)
+	var st string
+	for time.Now().Before(deadline) {
+		if st = dispatch("status", "102"); strings.Contains(st, "48.11730,11.51667") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(st, "48.11730,11.51667") {
+		t.Fatalf("NMEA position not reported:\n%s", st)
+	}
 	if out := dispatch("check", "101"); !strings.Contains(out, "answered") {
 		t.Fatalf("check: %s", out)
 	}

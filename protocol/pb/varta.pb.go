@@ -3441,6 +3441,7 @@ type QueryUnits struct {
 	Lon           float64                `protobuf:"fixed64,3,opt,name=lon,proto3" json:"lon,omitempty"`
 	Count         uint32                 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`                                      // at most this many (default 10 with near, all otherwise)
 	AvailableOnly bool                   `protobuf:"varint,5,opt,name=available_only,json=availableOnly,proto3" json:"available_only,omitempty"` // only units whose status is available
+	Area          *Area                  `protobuf:"bytes,6,opt,name=area,proto3" json:"area,omitempty"`                                         // only units with a fresh position inside this box
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3510,6 +3511,83 @@ func (x *QueryUnits) GetAvailableOnly() bool {
 	return false
 }
 
+func (x *QueryUnits) GetArea() *Area {
+	if x != nil {
+		return x.Area
+	}
+	return nil
+}
+
+// Area is a latitude/longitude box; min_lon > max_lon crosses the
+// antimeridian.
+type Area struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinLat        float64                `protobuf:"fixed64,1,opt,name=min_lat,json=minLat,proto3" json:"min_lat,omitempty"`
+	MinLon        float64                `protobuf:"fixed64,2,opt,name=min_lon,json=minLon,proto3" json:"min_lon,omitempty"`
+	MaxLat        float64                `protobuf:"fixed64,3,opt,name=max_lat,json=maxLat,proto3" json:"max_lat,omitempty"`
+	MaxLon        float64                `protobuf:"fixed64,4,opt,name=max_lon,json=maxLon,proto3" json:"max_lon,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Area) Reset() {
+	*x = Area{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Area) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Area) ProtoMessage() {}
+
+func (x *Area) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Area.ProtoReflect.Descriptor instead.
+func (*Area) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Area) GetMinLat() float64 {
+	if x != nil {
+		return x.MinLat
+	}
+	return 0
+}
+
+func (x *Area) GetMinLon() float64 {
+	if x != nil {
+		return x.MinLon
+	}
+	return 0
+}
+
+func (x *Area) GetMaxLat() float64 {
+	if x != nil {
+		return x.MaxLat
+	}
+	return 0
+}
+
+func (x *Area) GetMaxLon() float64 {
+	if x != nil {
+		return x.MaxLon
+	}
+	return 0
+}
+
 type UnitInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unit          uint32                 `protobuf:"varint,1,opt,name=unit,proto3" json:"unit,omitempty"`
@@ -3528,7 +3606,7 @@ type UnitInfo struct {
 
 func (x *UnitInfo) Reset() {
 	*x = UnitInfo{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3540,7 +3618,7 @@ func (x *UnitInfo) String() string {
 func (*UnitInfo) ProtoMessage() {}
 
 func (x *UnitInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3553,7 +3631,7 @@ func (x *UnitInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitInfo.ProtoReflect.Descriptor instead.
 func (*UnitInfo) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{38}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UnitInfo) GetUnit() uint32 {
@@ -3635,7 +3713,7 @@ type UnitList struct {
 
 func (x *UnitList) Reset() {
 	*x = UnitList{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3647,7 +3725,7 @@ func (x *UnitList) String() string {
 func (*UnitList) ProtoMessage() {}
 
 func (x *UnitList) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3660,7 +3738,7 @@ func (x *UnitList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitList.ProtoReflect.Descriptor instead.
 func (*UnitList) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{39}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UnitList) GetUnits() []*UnitInfo {
@@ -3681,7 +3759,7 @@ type UnitAction struct {
 
 func (x *UnitAction) Reset() {
 	*x = UnitAction{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3693,7 +3771,7 @@ func (x *UnitAction) String() string {
 func (*UnitAction) ProtoMessage() {}
 
 func (x *UnitAction) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3706,7 +3784,7 @@ func (x *UnitAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAction.ProtoReflect.Descriptor instead.
 func (*UnitAction) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{40}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UnitAction) GetUnit() uint32 {
@@ -3736,7 +3814,7 @@ type RadioCheck struct {
 
 func (x *RadioCheck) Reset() {
 	*x = RadioCheck{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3748,7 +3826,7 @@ func (x *RadioCheck) String() string {
 func (*RadioCheck) ProtoMessage() {}
 
 func (x *RadioCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3761,7 +3839,7 @@ func (x *RadioCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheck.ProtoReflect.Descriptor instead.
 func (*RadioCheck) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{41}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RadioCheck) GetCheck() uint64 {
@@ -3794,7 +3872,7 @@ type RadioCheckReply struct {
 
 func (x *RadioCheckReply) Reset() {
 	*x = RadioCheckReply{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3806,7 +3884,7 @@ func (x *RadioCheckReply) String() string {
 func (*RadioCheckReply) ProtoMessage() {}
 
 func (x *RadioCheckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3819,7 +3897,7 @@ func (x *RadioCheckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheckReply.ProtoReflect.Descriptor instead.
 func (*RadioCheckReply) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{42}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RadioCheckReply) GetCheck() uint64 {
@@ -3841,7 +3919,7 @@ type RadioCheckResult struct {
 
 func (x *RadioCheckResult) Reset() {
 	*x = RadioCheckResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3853,7 +3931,7 @@ func (x *RadioCheckResult) String() string {
 func (*RadioCheckResult) ProtoMessage() {}
 
 func (x *RadioCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3866,7 +3944,7 @@ func (x *RadioCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheckResult.ProtoReflect.Descriptor instead.
 func (*RadioCheckResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{43}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RadioCheckResult) GetUnit() uint32 {
@@ -3908,7 +3986,7 @@ type Zeroize struct {
 
 func (x *Zeroize) Reset() {
 	*x = Zeroize{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3920,7 +3998,7 @@ func (x *Zeroize) String() string {
 func (*Zeroize) ProtoMessage() {}
 
 func (x *Zeroize) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3933,7 +4011,7 @@ func (x *Zeroize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Zeroize.ProtoReflect.Descriptor instead.
 func (*Zeroize) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{44}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Zeroize) GetReason() string {
@@ -3958,7 +4036,7 @@ type SendMessage struct {
 
 func (x *SendMessage) Reset() {
 	*x = SendMessage{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3970,7 +4048,7 @@ func (x *SendMessage) String() string {
 func (*SendMessage) ProtoMessage() {}
 
 func (x *SendMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3983,7 +4061,7 @@ func (x *SendMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessage.ProtoReflect.Descriptor instead.
 func (*SendMessage) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{45}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SendMessage) GetToUnit() uint32 {
@@ -4025,7 +4103,7 @@ type MessageAccepted struct {
 
 func (x *MessageAccepted) Reset() {
 	*x = MessageAccepted{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4037,7 +4115,7 @@ func (x *MessageAccepted) String() string {
 func (*MessageAccepted) ProtoMessage() {}
 
 func (x *MessageAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4050,7 +4128,7 @@ func (x *MessageAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageAccepted.ProtoReflect.Descriptor instead.
 func (*MessageAccepted) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{46}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *MessageAccepted) GetId() uint64 {
@@ -4092,7 +4170,7 @@ type TextMessage struct {
 
 func (x *TextMessage) Reset() {
 	*x = TextMessage{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4104,7 +4182,7 @@ func (x *TextMessage) String() string {
 func (*TextMessage) ProtoMessage() {}
 
 func (x *TextMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4117,7 +4195,7 @@ func (x *TextMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextMessage.ProtoReflect.Descriptor instead.
 func (*TextMessage) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{47}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TextMessage) GetId() uint64 {
@@ -4186,7 +4264,7 @@ type MessageReceipt struct {
 
 func (x *MessageReceipt) Reset() {
 	*x = MessageReceipt{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4198,7 +4276,7 @@ func (x *MessageReceipt) String() string {
 func (*MessageReceipt) ProtoMessage() {}
 
 func (x *MessageReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4211,7 +4289,7 @@ func (x *MessageReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReceipt.ProtoReflect.Descriptor instead.
 func (*MessageReceipt) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{48}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *MessageReceipt) GetId() uint64 {
@@ -4234,7 +4312,7 @@ type DeliveryReceipt struct {
 
 func (x *DeliveryReceipt) Reset() {
 	*x = DeliveryReceipt{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +4324,7 @@ func (x *DeliveryReceipt) String() string {
 func (*DeliveryReceipt) ProtoMessage() {}
 
 func (x *DeliveryReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4259,7 +4337,7 @@ func (x *DeliveryReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryReceipt.ProtoReflect.Descriptor instead.
 func (*DeliveryReceipt) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{49}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeliveryReceipt) GetId() uint64 {
@@ -4305,7 +4383,7 @@ type Regroup struct {
 
 func (x *Regroup) Reset() {
 	*x = Regroup{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4317,7 +4395,7 @@ func (x *Regroup) String() string {
 func (*Regroup) ProtoMessage() {}
 
 func (x *Regroup) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4330,7 +4408,7 @@ func (x *Regroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Regroup.ProtoReflect.Descriptor instead.
 func (*Regroup) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{50}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Regroup) GetTalkgroup() uint32 {
@@ -4370,7 +4448,7 @@ type Patch struct {
 
 func (x *Patch) Reset() {
 	*x = Patch{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4382,7 +4460,7 @@ func (x *Patch) String() string {
 func (*Patch) ProtoMessage() {}
 
 func (x *Patch) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4395,7 +4473,7 @@ func (x *Patch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Patch.ProtoReflect.Descriptor instead.
 func (*Patch) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{51}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Patch) GetTalkgroups() []uint32 {
@@ -4422,7 +4500,7 @@ type PatchResult struct {
 
 func (x *PatchResult) Reset() {
 	*x = PatchResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4512,7 @@ func (x *PatchResult) String() string {
 func (*PatchResult) ProtoMessage() {}
 
 func (x *PatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4525,7 @@ func (x *PatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchResult.ProtoReflect.Descriptor instead.
 func (*PatchResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{52}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PatchResult) GetPatch() uint32 {
@@ -4479,7 +4557,7 @@ type PrivateCall struct {
 
 func (x *PrivateCall) Reset() {
 	*x = PrivateCall{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4491,7 +4569,7 @@ func (x *PrivateCall) String() string {
 func (*PrivateCall) ProtoMessage() {}
 
 func (x *PrivateCall) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4504,7 +4582,7 @@ func (x *PrivateCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivateCall.ProtoReflect.Descriptor instead.
 func (*PrivateCall) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{53}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PrivateCall) GetToUnit() uint32 {
@@ -4532,7 +4610,7 @@ type PrivateCallResult struct {
 
 func (x *PrivateCallResult) Reset() {
 	*x = PrivateCallResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	mi := &file_protocol_pb_varta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4544,7 +4622,7 @@ func (x *PrivateCallResult) String() string {
 func (*PrivateCallResult) ProtoMessage() {}
 
 func (x *PrivateCallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	mi := &file_protocol_pb_varta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4557,7 +4635,7 @@ func (x *PrivateCallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivateCallResult.ProtoReflect.Descriptor instead.
 func (*PrivateCallResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{54}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PrivateCallResult) GetTalkgroup() uint32 {
@@ -4798,14 +4876,20 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.varta.v1.EmergencyActionKindR\x04kind\"\x11\n" +
 	"\x0fListEmergencies\"?\n" +
 	"\vEmergencies\x120\n" +
-	"\x06alarms\x18\x01 \x03(\v2\x18.varta.v1.EmergencyAlarmR\x06alarms\"\x81\x01\n" +
+	"\x06alarms\x18\x01 \x03(\v2\x18.varta.v1.EmergencyAlarmR\x06alarms\"\xa5\x01\n" +
 	"\n" +
 	"QueryUnits\x12\x12\n" +
 	"\x04near\x18\x01 \x01(\bR\x04near\x12\x10\n" +
 	"\x03lat\x18\x02 \x01(\x01R\x03lat\x12\x10\n" +
 	"\x03lon\x18\x03 \x01(\x01R\x03lon\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\rR\x05count\x12%\n" +
-	"\x0eavailable_only\x18\x05 \x01(\bR\ravailableOnly\"\xa5\x02\n" +
+	"\x0eavailable_only\x18\x05 \x01(\bR\ravailableOnly\x12\"\n" +
+	"\x04area\x18\x06 \x01(\v2\x0e.varta.v1.AreaR\x04area\"j\n" +
+	"\x04Area\x12\x17\n" +
+	"\amin_lat\x18\x01 \x01(\x01R\x06minLat\x12\x17\n" +
+	"\amin_lon\x18\x02 \x01(\x01R\x06minLon\x12\x17\n" +
+	"\amax_lat\x18\x03 \x01(\x01R\x06maxLat\x12\x17\n" +
+	"\amax_lon\x18\x04 \x01(\x01R\x06maxLon\"\xa5\x02\n" +
 	"\bUnitInfo\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\rR\x04unit\x12\x14\n" +
 	"\x05alias\x18\x02 \x01(\tR\x05alias\x12\x12\n" +
@@ -4959,7 +5043,7 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_protocol_pb_varta_proto_goTypes = []any{
 	(Emergency)(0),             // 0: varta.v1.Emergency
 	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
@@ -5007,23 +5091,24 @@ var file_protocol_pb_varta_proto_goTypes = []any{
 	(*ListEmergencies)(nil),    // 43: varta.v1.ListEmergencies
 	(*Emergencies)(nil),        // 44: varta.v1.Emergencies
 	(*QueryUnits)(nil),         // 45: varta.v1.QueryUnits
-	(*UnitInfo)(nil),           // 46: varta.v1.UnitInfo
-	(*UnitList)(nil),           // 47: varta.v1.UnitList
-	(*UnitAction)(nil),         // 48: varta.v1.UnitAction
-	(*RadioCheck)(nil),         // 49: varta.v1.RadioCheck
-	(*RadioCheckReply)(nil),    // 50: varta.v1.RadioCheckReply
-	(*RadioCheckResult)(nil),   // 51: varta.v1.RadioCheckResult
-	(*Zeroize)(nil),            // 52: varta.v1.Zeroize
-	(*SendMessage)(nil),        // 53: varta.v1.SendMessage
-	(*MessageAccepted)(nil),    // 54: varta.v1.MessageAccepted
-	(*TextMessage)(nil),        // 55: varta.v1.TextMessage
-	(*MessageReceipt)(nil),     // 56: varta.v1.MessageReceipt
-	(*DeliveryReceipt)(nil),    // 57: varta.v1.DeliveryReceipt
-	(*Regroup)(nil),            // 58: varta.v1.Regroup
-	(*Patch)(nil),              // 59: varta.v1.Patch
-	(*PatchResult)(nil),        // 60: varta.v1.PatchResult
-	(*PrivateCall)(nil),        // 61: varta.v1.PrivateCall
-	(*PrivateCallResult)(nil),  // 62: varta.v1.PrivateCallResult
+	(*Area)(nil),               // 46: varta.v1.Area
+	(*UnitInfo)(nil),           // 47: varta.v1.UnitInfo
+	(*UnitList)(nil),           // 48: varta.v1.UnitList
+	(*UnitAction)(nil),         // 49: varta.v1.UnitAction
+	(*RadioCheck)(nil),         // 50: varta.v1.RadioCheck
+	(*RadioCheckReply)(nil),    // 51: varta.v1.RadioCheckReply
+	(*RadioCheckResult)(nil),   // 52: varta.v1.RadioCheckResult
+	(*Zeroize)(nil),            // 53: varta.v1.Zeroize
+	(*SendMessage)(nil),        // 54: varta.v1.SendMessage
+	(*MessageAccepted)(nil),    // 55: varta.v1.MessageAccepted
+	(*TextMessage)(nil),        // 56: varta.v1.TextMessage
+	(*MessageReceipt)(nil),     // 57: varta.v1.MessageReceipt
+	(*DeliveryReceipt)(nil),    // 58: varta.v1.DeliveryReceipt
+	(*Regroup)(nil),            // 59: varta.v1.Regroup
+	(*Patch)(nil),              // 60: varta.v1.Patch
+	(*PatchResult)(nil),        // 61: varta.v1.PatchResult
+	(*PrivateCall)(nil),        // 62: varta.v1.PrivateCall
+	(*PrivateCallResult)(nil),  // 63: varta.v1.PrivateCallResult
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -5041,13 +5126,13 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	42, // 12: varta.v1.Envelope.emergency_action:type_name -> varta.v1.EmergencyAction
 	43, // 13: varta.v1.Envelope.list_emergencies:type_name -> varta.v1.ListEmergencies
 	45, // 14: varta.v1.Envelope.query_units:type_name -> varta.v1.QueryUnits
-	48, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
-	50, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
-	53, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
-	56, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
-	58, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
-	59, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
-	61, // 21: varta.v1.Envelope.private_call:type_name -> varta.v1.PrivateCall
+	49, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
+	51, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
+	54, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
+	57, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
+	59, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
+	60, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
+	62, // 21: varta.v1.Envelope.private_call:type_name -> varta.v1.PrivateCall
 	10, // 22: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
 	13, // 23: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
 	17, // 24: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
@@ -5058,21 +5143,21 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	28, // 29: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
 	31, // 30: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
 	44, // 31: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
-	47, // 32: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
-	51, // 33: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
-	54, // 34: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
-	60, // 35: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
-	62, // 36: varta.v1.Envelope.private_call_result:type_name -> varta.v1.PrivateCallResult
+	48, // 32: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	52, // 33: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	55, // 34: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
+	61, // 35: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
+	63, // 36: varta.v1.Envelope.private_call_result:type_name -> varta.v1.PrivateCallResult
 	18, // 37: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
 	19, // 38: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
 	26, // 39: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
 	35, // 40: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
 	41, // 41: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
 	37, // 42: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
-	49, // 43: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
-	52, // 44: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
-	55, // 45: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
-	57, // 46: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
+	50, // 43: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	53, // 44: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	56, // 45: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
+	58, // 46: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
 	11, // 47: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
 	14, // 48: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
 	0,  // 49: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
@@ -5095,14 +5180,15 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	5,  // 66: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
 	6,  // 67: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
 	41, // 68: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
-	38, // 69: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
-	46, // 70: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
-	7,  // 71: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
-	72, // [72:72] is the sub-list for method output_type
-	72, // [72:72] is the sub-list for method input_type
-	72, // [72:72] is the sub-list for extension type_name
-	72, // [72:72] is the sub-list for extension extendee
-	0,  // [0:72] is the sub-list for field type_name
+	46, // 69: varta.v1.QueryUnits.area:type_name -> varta.v1.Area
+	38, // 70: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	47, // 71: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 72: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	73, // [73:73] is the sub-list for method output_type
+	73, // [73:73] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -5165,7 +5251,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   55,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
