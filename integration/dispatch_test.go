@@ -611,3 +611,29 @@ func TestPrivateCall(t *testing.T) {
 		t.Fatal("the call talkgroup is still there after the call")
 	}
 }
+
+// A broadcast group call through the relay: only the dispatcher who started
+// it talks; an officer is refused with the reason; an emergency still gets
+// through.
+func TestBroadcastCall(t *testing.T) {
+	r := startRelay(t, nil)
+	d := r.dispatcher(t, 900, "DISPATCH-1", 100)
+	a := r.unit(101, "P-101", 100)
+	b := r.unit(102, "P-102", 100)
+	res, err := d.RequestBroadcast(ctxT(t), 100, 100)
+	if err != nil || res.Status != pb.FloorStatus_FLOOR_GRANTED {
+		t.Fatalf("broadcast: %v %v", res, err)
+	}
+	if ev := waitFloor(t, a, 100, pb.FloorEventKind_FLOOR_EVENT_TAKEN); !ev.Broadcast || ev.Talker != 900 {
+		t.Fatalf("members told %+v", ev)
+	}
+	if res := request(t, a, 100, 100, 0); res.Status != pb.FloorStatus_FLOOR_DENIED || res.Cause != pb.Cause_CAUSE_BROADCAST_CALL || !strings.Contains(res.Reason, "DISPATCH-1") {
+		t.Fatalf("officer during a broadcast: %v %v %q", res.Status, res.Cause, res.Reason)
+	}
+	if res, err := a.RequestBroadcast(ctxT(t), 100, 0); err != nil || res.Cause != pb.Cause_CAUSE_NOT_ALLOWED {
+		t.Fatalf("officer starting a broadcast: %v %v", res, err)
+	}
+	if res := request(t, b, 100, 0, pb.Emergency_EMERGENCY_EMERGENCY); res.Status != pb.FloorStatus_FLOOR_GRANTED {
+		t.Fatalf("emergency during a broadcast: %v %q", res.Status, res.Reason)
+	}
+}
