@@ -306,7 +306,9 @@ func (tg *talkgroup) freeLocked() {
 	if len(tg.queue) > 0 {
 		r := tg.queue[0]
 		tg.dequeueLocked(0)
-		tg.grantLocked(r.s, r.prio, r.emergency, tg.srv.now())
+		now := tg.srv.now()
+		tg.grantLocked(r.s, r.prio, r.emergency, now)
+		tg.srv.metrics.observeAccess(r.at, now)
 		r.s.send(floorEvent(&pb.FloorEvent{Kind: pb.FloorEventKind_FLOOR_EVENT_GRANTED, Talkgroup: uint32(tg.id), MaxTalkMs: uint32(tg.srv.cfg.MaxTalkTime.Milliseconds())}))
 		tg.sendPositionsLocked()
 		return

@@ -119,12 +119,14 @@ func (sess *session) putKeyBundle(req *pb.PutKeyBundle) error {
 		return err
 	}
 	sess.srv.log.Info("new talkgroup epoch stored", "tg", tg, "epoch", req.Epoch, "members", len(keys))
+	sess.srv.metrics.keyEvents.WithLabelValues("epoch_stored").Inc()
 	for unit, key := range keys {
 		if m := sess.srv.session(unit); m != nil {
 			m.mu.Lock()
 			allowed := m.allowed[tg]
 			m.mu.Unlock()
 			if allowed {
+				sess.srv.metrics.keyEvents.WithLabelValues("member_key_pushed").Inc()
 				m.send(&pb.Envelope{Body: &pb.Envelope_KeyBundle{KeyBundle: memberKeyBundle(store.MemberKey{
 					Talkgroup: tg, Epoch: req.Epoch, Key: key, KMFCert: req.KmfCertificate,
 				})}})
@@ -146,6 +148,7 @@ func (s *Server) notifyKMF(reason string) {
 		}
 	}
 	s.mu.Unlock()
+	s.metrics.keyEvents.WithLabelValues("rekey_notice").Add(float64(len(kmfs)))
 	for _, k := range kmfs {
 		k.send(&pb.Envelope{Body: &pb.Envelope_RekeyNeeded{RekeyNeeded: &pb.RekeyNeeded{Reason: reason}}})
 	}

@@ -28,6 +28,7 @@ type Server struct {
 	store    *store.Store
 	tls      *tls.Config
 	counters counters
+	metrics  *metrics
 	nextCall atomic.Uint64
 	dispatch dispatchState
 	// lastMsgID is the last message ID handed out (see nextMessageID).
@@ -68,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		store:    cfg.Store,
 		tls:      pki.ServerTLSConfig(cfg.Identity, cfg.Now),
 		sessions: make(map[uint32]*session),
+		metrics:  newMetrics(),
 		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]radioCheckWait), regrouped: make(map[uint16]map[uint32]bool), patchOf: make(map[uint16]uint16)},
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())

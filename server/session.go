@@ -431,7 +431,12 @@ func (sess *session) requestFloor(req *pb.FloorRequest, floor *bucket) *pb.Floor
 	if req.Broadcast && !isDispatcher(sess.role) {
 		return deny(pb.Cause_CAUSE_NOT_ALLOWED, fmt.Sprintf("units with role %s may not start broadcast calls (dispatchers and commanders may)", sess.role))
 	}
-	return tg.request(sess, int(req.Priority), req.Emergency, req.Broadcast)
+	start := sess.srv.now()
+	res := tg.request(sess, int(req.Priority), req.Emergency, req.Broadcast)
+	if res.Status == pb.FloorStatus_FLOOR_GRANTED {
+		sess.srv.metrics.observeAccess(start, sess.srv.now())
+	}
+	return res
 }
 
 // affiliate replaces the session's affiliation set with want.

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/internal/agency"
@@ -39,7 +44,7 @@ const usage = `vartad: the Varta relay and its administration.
 
   vartad init      --data DIR [--name NAME] [--advertise HOST:PORT] [--hosts H,H,...]
   vartad serve     --data DIR [--listen 127.0.0.1:7700] [--log-level info] [--max-talk-time 60s]
-                   [--roles officer,dispatcher,commander,kmf,recorder] [--snapshot-every 1h]
+                   [--roles officer,dispatcher,commander,kmf,recorder] [--snapshot-every 1h] [--metrics 127.0.0.1:9700]
   vartad talkgroup add    --data DIR --id 100 --name "Patrol North" [--priority N]
   vartad talkgroup list   --data DIR
   vartad talkgroup remove --data DIR --id 100
@@ -135,6 +140,7 @@ func cmdServe(args []string) error {
 	maxTalk := fs.Duration("max-talk-time", 60*time.Second, "longest a unit may hold the floor")
 	snapEvery := fs.Duration("snapshot-every", time.Hour, "how often to snapshot the roster")
 	roleList := fs.String("roles", "officer,dispatcher,commander,kmf,recorder", "roles that may connect")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9700 (default: off)")
 	embeddedKMF := fs.Bool("kmf", true, "run the key management facility inside the relay, as the unit in DIR/kmf.pem")
 	if err := parse(fs, args, data); err != nil {
 		return err
@@ -185,6 +191,21 @@ func cmdServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go srv.ServeAdmin(ctx, adminLn)
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(srv.Collectors()...)
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go hs.Serve(mln)
+		defer hs.Close()
+		fmt.Fprintf(os.Stderr, "vartad: Prometheus metrics on http://%s/metrics\n", mln.Addr())
+	}
 	if _, err := st.Snapshot(); err != nil {
 		log.Warn("snapshot at start", "err", err)
 	}

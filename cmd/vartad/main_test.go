@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,6 +308,28 @@ func TestLiveAdminAndKill9(t *testing.T) {
 	serve(t, data, listen)
 	if _, err := dial(t, bundle, listen); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// vartad serve --metrics serves Prometheus metrics on loopback.
+func TestServeMetrics(t *testing.T) {
+	listen := freeUDPAddr(t)
+	data := newAgency(t, listen)
+	p := serve(t, data, listen, "--metrics", "127.0.0.1:0")
+	m := regexp.MustCompile(`Prometheus metrics on (http://\S+)`).FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("no metrics address in:\n%s", p.stderr)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"varta_sessions ", "varta_ptt_access_seconds_bucket", `varta_datagrams_dropped_total{reason="not-floor-holder"}`, "process_resident_memory_bytes"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 
