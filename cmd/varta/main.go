@@ -36,6 +36,7 @@ const usage = `varta: the Varta client.
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
+  varta bench [--units 50] [--talkgroups 5] [--talkers 5] [--for 5s] [--json]   (load test on an in-process relay)
   varta dispatch --identity FILE [--json] units|status|emergencies|ack|clear|check|stun|revive ...
 
 varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
@@ -65,6 +66,8 @@ func run(args []string, out io.Writer) error {
 		return cmdRadio(args[1:], out)
 	case "dispatch":
 		return cmdDispatch(args[1:], out)
+	case "bench":
+		return cmdBench(args[1:], out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
