@@ -115,7 +115,7 @@ func (l *Link) Run(ctx context.Context) error {
 			return nil
 		}
 		l.state(false, err)
-		wait := jitter(backoff)
+		wait := Jitter(backoff)
 		l.log.Info("link down; reconnecting", "err", err, "in", wait)
 		t := time.NewTimer(wait)
 		select {
@@ -221,9 +221,9 @@ func (l *Link) pump(ctx context.Context, c *Client) error {
 	}
 }
 
-// jitter returns a duration uniformly in [d/2, d], so that many radios cut
-// off together do not come back in step.
-func jitter(d time.Duration) time.Duration {
+// Jitter returns a duration uniformly in [d/2, d], so that many radios cut
+// off together do not come back in step. Used for every reconnect back-off.
+func Jitter(d time.Duration) time.Duration {
 	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
 	if err != nil {
 		return d

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/varta-ptt/varta/client"
-	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/server"
 	"github.com/varta-ptt/varta/server/store"
@@ -217,5 +216,3 @@ func TestAffiliationRefused(t *testing.T) {
 		t.Fatalf("floor on a talkgroup not affiliated: %v %v", res2.Status, res2.Cause)
 	}
 }
-
-var _ = protocol.FlagEndOfBurst

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"time"
 
 	"github.com/varta-ptt/varta/client"
@@ -110,21 +109,12 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("kmf: another KMF with the identity of unit %d connected; this one stops: %w", cfg.Identity.UnitID, err)
 		}
 		log.Warn("kmf: no session with the relay; retrying", "err", err, "in", backoff)
-		if !sleep(ctx, jitter(backoff)) {
+		if !sleep(ctx, client.Jitter(backoff)) {
 			return nil
 		}
 		backoff = min(2*backoff, cfg.RetryMax)
 	}
 	return nil
-}
-
-// jitter returns a duration uniformly in [d/2, d].
-func jitter(d time.Duration) time.Duration {
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
-	if err != nil {
-		return d
-	}
-	return d/2 + time.Duration(n.Int64())
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/server/store"
@@ -91,5 +90,3 @@ func kinds(evs []*pb.FloorEvent) []pb.FloorEventKind {
 	}
 	return k
 }
-
-var _ = time.Second

@@ -311,13 +311,24 @@ func TestTalkerRevoked(t *testing.T) {
 	tt.mic.ch <- tone(0)
 	waitSent(t, tt.sess)
 	tt.tk.event(&pb.FloorEvent{Kind: pb.FloorEventKind_FLOOR_EVENT_REVOKED, Talkgroup: 100, Cause: pb.Cause_CAUSE_PREEMPTED})
-	// The transmission ends by itself: the key's release finds nothing.
+	// The transmission ends by itself. Wait for that without touching the
+	// key (an early Up would end the burst normally, with a release); then
+	// the key's release finds nothing.
 	deadline := time.Now().Add(5 * time.Second)
-	for tt.tk.Up(req) != nil {
+	for {
+		tt.tk.mu.Lock()
+		busy := tt.tk.cur != nil
+		tt.tk.mu.Unlock()
+		if !busy {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("still transmitting after the revocation")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if msg := tt.tk.Up(req); msg != nil {
+		t.Fatalf("the key's release after a revocation did something: %#v", msg)
 	}
 	tt.mic.ch <- tone(1)
 	time.Sleep(50 * time.Millisecond)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/internal/position"
 	"github.com/varta-ptt/varta/protocol/pb"
 )
 
@@ -137,19 +138,19 @@ func (d dispatcher) units(ctx context.Context, args []string) error {
 		if len(parts) != 4 {
 			return fmt.Errorf("--area wants MINLAT,MINLON,MAXLAT,MAXLON, got %q", *area)
 		}
-		sw, err1 := parseLatLonPair(parts[0], parts[1])
-		ne, err2 := parseLatLonPair(parts[2], parts[3])
+		sw, err1 := position.ParseLatLon(parts[0] + "," + parts[1])
+		ne, err2 := position.ParseLatLon(parts[2] + "," + parts[3])
 		if err := errors.Join(err1, err2); err != nil {
 			return fmt.Errorf("--area: %w", err)
 		}
-		q.Area = &pb.Area{MinLat: sw[0], MinLon: sw[1], MaxLat: ne[0], MaxLon: ne[1]}
+		q.Area = &pb.Area{MinLat: sw.Lat, MinLon: sw.Lon, MaxLat: ne.Lat, MaxLon: ne.Lon}
 	}
 	if *near != "" {
-		lat, lon, err := parseLatLon(*near)
+		fix, err := position.ParseLatLon(*near)
 		if err != nil {
-			return err
+			return fmt.Errorf("--near: %w", err)
 		}
-		q.Near, q.Lat, q.Lon = true, lat, lon
+		q.Near, q.Lat, q.Lon = true, fix.Lat, fix.Lon
 	}
 	units, err := d.c.QueryUnits(ctx, q)
 	if err != nil {
@@ -270,20 +271,6 @@ func (d dispatcher) unitAction(ctx context.Context, action string, unit uint32) 
 	done := map[string]string{"ack": "emergency acknowledged", "clear": "emergency cleared", "stun": "stunned: the radio is refused, its keys zeroized, its talkgroups rekeyed", "revive": "revived"}
 	fmt.Fprintf(d.out, "unit %d %s\n", unit, done[action])
 	return nil
-}
-
-func parseLatLon(s string) (lat, lon float64, err error) {
-	a, b, ok := strings.Cut(s, ",")
-	if ok {
-		lat, err = strconv.ParseFloat(strings.TrimSpace(a), 64)
-		if err == nil {
-			lon, err = strconv.ParseFloat(strings.TrimSpace(b), 64)
-		}
-	}
-	if !ok || err != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-		return 0, 0, fmt.Errorf("%q is not a position: give LAT,LON in degrees, e.g. 51.5072,-0.1276", s)
-	}
-	return lat, lon, nil
 }
 
 func metres(m float64) string {
@@ -425,9 +412,4 @@ func (d dispatcher) patch(ctx context.Context, action string, args []string) err
 		fmt.Fprintf(d.out, "patch %d dissolved (talkgroups %s)\n", res.Patch, tgList(res.Talkgroups))
 	}
 	return nil
-}
-
-func parseLatLonPair(lat, lon string) ([2]float64, error) {
-	a, b, err := parseLatLon(lat + "," + lon)
-	return [2]float64{a, b}, err
 }
