@@ -1,8 +1,10 @@
-// Package bench is the load generator behind `varta bench`: it starts a relay
-// in-process on 127.0.0.1 (temporary data directory, generated agency CA,
-// units enrolled directly in the store), connects N units to it over real
-// QUIC, and has T talkers send Opus-sized voice frames at 50 per second on
-// G talkgroups for a bounded time, with floors changing hands and some
+// Package bench is the load generator behind `varta bench`: it prepares an
+// agency in a temporary directory (generated CA, units enrolled directly in
+// the store before any relay runs), starts a relay on 127.0.0.1 (a vartad
+// child process whose own CPU time and resident memory are read from /proc,
+// or a relay in this process), connects N units to it over real QUIC, and
+// has T talkers send Opus-sized voice frames at 50 per second on G
+// talkgroups for a bounded time, with floors changing hands and some
 // listeners joining late.
 //
 // The voice payload is opaque: a 6-byte clear header and 60 bytes whose
@@ -15,30 +17,24 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/crypto/pki"
-	"github.com/varta-ptt/varta/internal/agency"
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
-	"github.com/varta-ptt/varta/server"
-	"github.com/varta-ptt/varta/server/store"
 )
 
 const (
@@ -49,10 +45,18 @@ const (
 	opTimeout     = 10 * time.Second // bound on every dial and request
 	drainLimit    = 3 * time.Second  // wait for stragglers after the last frame
 
+	idleSettle = 2 * time.Second // all units connected, nobody talking, before the relay's RSS is read
+
 	// Limits keep every run bounded in time and count.
-	MaxUnits    = 5000
+	MaxUnits    = 20000
 	MaxDuration = 10 * time.Minute
 )
+
+// setupLimit bounds enrolment, connection and the drain of a run of n units
+// (beyond the talk time): a minute plus 20 ms per unit.
+func setupLimit(n int) time.Duration {
+	return time.Minute + time.Duration(n)*20*time.Millisecond
+}
 
 // Config is one run's load.
 type Config struct {
@@ -62,6 +66,14 @@ type Config struct {
 	Talkers    int           // simultaneous talkers, at most one per talkgroup; default 5
 	Duration   time.Duration // how long the talkers talk; default 5 s
 	Burst      time.Duration // one transmission before the floor changes hands; default 1 s
+
+	// Vartad is the vartad binary to run as the relay, a child process on
+	// 127.0.0.1 whose own CPU time and resident memory are measured. ""
+	// runs the relay in this process (CPU and memory then include the load
+	// generator's).
+	Vartad string
+	// RelayCPUProfile, with Vartad, is passed to `vartad serve --cpuprofile`.
+	RelayCPUProfile string
 }
 
 func (c *Config) setDefaults() error {
@@ -115,29 +127,39 @@ type Report struct {
 	DurationSeconds       float64 `json:"duration_seconds"`
 	FrameBytes            int     `json:"frame_bytes"`
 
-	ConnectSeconds   float64  `json:"connect_seconds"`
-	ConnectsPerSec   float64  `json:"connects_per_second"`
-	Sent             int64    `json:"sent"`
-	Expected         int64    `json:"expected_deliveries"`
-	Delivered        int64    `json:"delivered"` // to on-time listeners and late joiners
-	DeliveredPerSec  float64  `json:"delivered_per_second"`
-	Lost             int64    `json:"lost"`
-	LossRatio        float64  `json:"loss_ratio"`
-	LatencyP50Ms     float64  `json:"latency_p50_ms"`
-	LatencyP99Ms     float64  `json:"latency_p99_ms"`
-	LatencyP999Ms    float64  `json:"latency_p999_ms"`
-	Grants           int      `json:"floor_grants"`
-	QueuedGrants     int      `json:"floor_grants_after_queue"`
-	Denied           int      `json:"floor_denied"`
-	PTTAccessP50Ms   float64  `json:"ptt_access_p50_ms"`
-	PTTAccessP99Ms   float64  `json:"ptt_access_p99_ms"`
-	LateJoiners      int      `json:"late_joiners"`
-	LateEntryP50Ms   float64  `json:"late_entry_p50_ms"`
-	LateEntryMaxMs   float64  `json:"late_entry_max_ms"`
-	CPUSeconds       float64  `json:"process_cpu_seconds"`
-	CPUSecPerMillion float64  `json:"process_cpu_seconds_per_million_delivered"`
-	RSSPerUnitKiB    float64  `json:"process_rss_kib_per_unit"`
-	Notes            []string `json:"notes"`
+	ConnectSeconds  float64 `json:"connect_seconds"`
+	ConnectsPerSec  float64 `json:"connects_per_second"`
+	Sent            int64   `json:"sent"`
+	Expected        int64   `json:"expected_deliveries"`
+	Delivered       int64   `json:"delivered"` // to on-time listeners and late joiners
+	DeliveredPerSec float64 `json:"delivered_per_second"`
+	Lost            int64   `json:"lost"`
+	LossRatio       float64 `json:"loss_ratio"`
+	LatencyP50Ms    float64 `json:"latency_p50_ms"`
+	LatencyP99Ms    float64 `json:"latency_p99_ms"`
+	LatencyP999Ms   float64 `json:"latency_p999_ms"`
+	Grants          int     `json:"floor_grants"`
+	QueuedGrants    int     `json:"floor_grants_after_queue"`
+	Denied          int     `json:"floor_denied"`
+	PTTAccessP50Ms  float64 `json:"ptt_access_p50_ms"`
+	PTTAccessP99Ms  float64 `json:"ptt_access_p99_ms"`
+	LateJoiners     int     `json:"late_joiners"`
+	LateEntryP50Ms  float64 `json:"late_entry_p50_ms"`
+	LateEntryMaxMs  float64 `json:"late_entry_max_ms"`
+
+	// Relay describes the relay under load; RelaySeparate is true when it
+	// is a process of its own, so that its CPU and memory are its alone.
+	Relay                          string   `json:"relay"`
+	RelaySeparate                  bool     `json:"relay_separate_process"`
+	EnrolSeconds                   float64  `json:"enrol_seconds"`
+	RelayCPUSeconds                float64  `json:"relay_cpu_seconds"`
+	RelayCPUMicrosPerDelivered     float64  `json:"relay_cpu_us_per_delivered"` // = CPU seconds per million delivered
+	GeneratorCPUSeconds            float64  `json:"generator_cpu_seconds"`
+	GeneratorCPUMicrosPerDelivered float64  `json:"generator_cpu_us_per_delivered"`
+	RelayRSSIdleKiB                float64  `json:"relay_rss_kib_no_units"`
+	RelayRSSKiB                    float64  `json:"relay_rss_kib_units_connected"`
+	RelayRSSPerUnitKiB             float64  `json:"relay_rss_kib_per_unit"`
+	Notes                          []string `json:"notes"`
 }
 
 type unit struct {
@@ -166,53 +188,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+2*time.Minute)
+	if err := raiseFileLimit(cfg.Units + fileMargin); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+setupLimit(cfg.Units))
 	defer cancel()
-
-	dir, err := os.MkdirTemp("", "varta-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	ca, err := pki.NewCA("Varta Bench", rand.Reader, time.Now().Add(-time.Hour))
-	if err != nil {
-		return nil, err
-	}
-	srvID, err := pki.IssueServer(ca, nil, rand.Reader, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(store.Config{Dir: dir})
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	for g := range cfg.Talkgroups {
-		if err := st.AddTalkgroup(store.Talkgroup{ID: uint16(firstTG + g), Name: "Bench " + strconv.Itoa(g+1)}); err != nil {
-			return nil, err
-		}
-	}
-	srv, err := server.New(server.Config{Store: st, Identity: srvID})
-	if err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-	addr := pc.LocalAddr().String()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(context.Background(), pc) }()
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		srv.Shutdown(sctx, "bench over")
-		select {
-		case <-serveErr:
-		case <-sctx.Done():
-		}
-	}()
 
 	// Roster: unit i is a member of talkgroup i%G while that group has
 	// fewer than L members; the rest connect without a talkgroup.
@@ -224,11 +204,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	members := make([]int, cfg.Talkgroups)
 	for i := range units {
 		u := &unit{id: uint32(firstUnit + i), grant: make(chan struct{}, 4)}
-		var tgs []uint16
 		if g := i % cfg.Talkgroups; members[g] < cfg.Listeners {
 			members[g]++
 			u.tg = groups[g].id
-			tgs = []uint16{u.tg}
 			// The last member of a talking group with three or more joins late.
 			if g < cfg.Talkers && members[g] == cfg.Listeners && cfg.Listeners >= 3 {
 				groups[g].late = u
@@ -236,32 +214,47 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				groups[g].steady = append(groups[g].steady, u)
 			}
 		}
-		u.ident, err = pki.IssueUnit(ca, pki.UnitSpec{ID: u.id, Alias: "Bench " + strconv.Itoa(i+1), Role: string(store.RoleOfficer), Server: addr}, rand.Reader, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		rec, err := agency.UnitRecord(u.ident, tgs)
-		if err != nil {
-			return nil, err
-		}
-		if err := srv.AddUnit(rec); err != nil {
-			return nil, err
-		}
 		units[i] = u
 	}
+
+	dir, err := os.MkdirTemp("", "varta-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	enrolStart := time.Now()
+	if err := prepareAgency(ctx, filepath.Join(dir, "agency"), cfg.Talkgroups, units); err != nil {
+		return nil, fmt.Errorf("bench: prepare the agency: %w", err)
+	}
+	enrolTime := time.Since(enrolStart)
+	var rl *relay
+	if cfg.Vartad != "" {
+		rl, err = spawnVartad(ctx, cfg.Vartad, filepath.Join(dir, "agency"), cfg.RelayCPUProfile)
+	} else {
+		rl, err = startInProcess(filepath.Join(dir, "agency"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rl.stop()
+	addr := rl.addr
 
 	rep := &Report{
 		Units: cfg.Units, Talkgroups: cfg.Talkgroups, ListenersPerTalkgroup: cfg.Listeners,
 		Talkers: cfg.Talkers, DurationSeconds: cfg.Duration.Seconds(), FrameBytes: protocol.VoiceHeaderLen + payloadLen,
+		Relay: rl.desc, RelaySeparate: rl.pid != 0,
 	}
 
 	// Connect every unit, 32 at a time, and affiliate the on-time members.
-	rssBefore := rss()
+	time.Sleep(200 * time.Millisecond) // let the relay's start-up garbage settle
+	rssBefore := rl.rss()
 	defer func() {
 		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
 		for _, u := range units {
 			if u.c != nil {
-				wg.Go(func() { u.c.Close() })
+				sem <- struct{}{}
+				wg.Go(func() { u.c.Close(); <-sem })
 			}
 		}
 		wg.Wait()
@@ -277,6 +270,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var wg sync.WaitGroup
 	var dialErr atomic.Pointer[error]
 	for _, u := range units {
+		if dialErr.Load() != nil || ctx.Err() != nil {
+			break
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -295,21 +291,37 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if e := dialErr.Load(); e != nil {
 		return nil, *e
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	rep.ConnectSeconds = time.Since(connStart).Seconds()
 	rep.ConnectsPerSec = float64(cfg.Units) / rep.ConnectSeconds
 	for _, u := range units {
 		go u.readEvents()
 		go u.readVoice()
 	}
+	var affErr atomic.Pointer[error]
 	for _, u := range units {
 		if u.tg != 0 && !late[u] {
-			if err := u.affiliate(ctx); err != nil {
-				return nil, err
-			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := u.affiliate(ctx); err != nil {
+					affErr.CompareAndSwap(nil, &err)
+				}
+			})
 		}
 	}
-	if before, after := rssBefore, rss(); before > 0 && after > 0 {
-		rep.RSSPerUnitKiB = float64(after-before) / 1024 / float64(cfg.Units)
+	wg.Wait()
+	if e := affErr.Load(); e != nil {
+		return nil, *e
+	}
+	// Idle: every unit connected and affiliated, nobody talking.
+	time.Sleep(idleSettle)
+	if before, after := rssBefore, rl.rss(); before > 0 && after > 0 {
+		rep.RelayRSSIdleKiB = float64(before) / 1024
+		rep.RelayRSSKiB = float64(after) / 1024
+		rep.RelayRSSPerUnitKiB = float64(after-before) / 1024 / float64(cfg.Units)
 	}
 
 	// Talk.
@@ -319,7 +331,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		access                 []int64
 		grants, queued, denied int
 	)
-	cpuStart := cpuTime()
+	relayCPUStart, genCPUStart := rl.cpu(), selfCPU()
 	start := time.Now()
 	end := start.Add(cfg.Duration)
 	for _, g := range groups[:cfg.Talkers] {
@@ -403,7 +415,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // catch duplicates or late joiners' last frames
-	cpu := cpuTime() - cpuStart
+	relayCPU, genCPU := rl.cpu()-relayCPUStart, selfCPU()-genCPUStart
 
 	rep.Sent, rep.Expected = sent.Load(), expected.Load()
 	var lat, lateEntry []int64
@@ -428,19 +440,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Grants, rep.QueuedGrants, rep.Denied = grants, queued, denied
 	rep.PTTAccessP50Ms, rep.PTTAccessP99Ms = pct(access, 0.5), pct(access, 0.99)
 	rep.LateEntryP50Ms, rep.LateEntryMaxMs = pct(lateEntry, 0.5), pct(lateEntry, 1)
-	rep.CPUSeconds = cpu.Seconds()
+	rep.RelayCPUSeconds = relayCPU.Seconds()
+	rep.GeneratorCPUSeconds = genCPU.Seconds()
 	if rep.Delivered > 0 {
-		rep.CPUSecPerMillion = cpu.Seconds() / float64(rep.Delivered) * 1e6
+		rep.RelayCPUMicrosPerDelivered = relayCPU.Seconds() / float64(rep.Delivered) * 1e6
+		rep.GeneratorCPUMicrosPerDelivered = genCPU.Seconds() / float64(rep.Delivered) * 1e6
 	}
+	rep.EnrolSeconds = enrolTime.Seconds()
 	rep.Notes = []string{
-		"relay started in-process on 127.0.0.1; loopback only",
+		"127.0.0.1 only: relay and load generator talk over loopback",
 		fmt.Sprintf("voice frames are %d bytes: the 6-byte clear header and %d opaque bytes carrying the send time; the relay never opens the sealed payload, so opaque bytes load it as sealed Opus frames of the same size would", rep.FrameBytes, payloadLen),
 		"latency is receive time minus send time on one clock: relay forwarding plus client library and loopback kernel overhead",
 		"PTT access is RequestFloor to Granted, including any wait in the floor queue while the previous talker's burst drains",
 		"late entry is a listener's Affiliate call during a burst to its first voice datagram; late joiners are counted in delivered, not in expected or lost",
 		"loss is expected deliveries (frames sent by floor holders x on-time listeners) minus what those listeners received",
-		"CPU is process CPU (relay and load generator together) during talking and drain",
-		"RSS per unit is the process's resident memory growth while connecting and affiliating, divided by units (relay and client sessions together)",
+	}
+	if rl.pid != 0 {
+		rep.Notes = append(rep.Notes,
+			"relay CPU is the vartad process's utime+stime (/proc/PID/stat, 10 ms ticks) during talking and drain, divided by datagrams delivered; load generator CPU is this process's over the same window",
+			fmt.Sprintf("relay RSS per unit is the vartad process's VmRSS with all %d units connected and affiliated, idle for %s, minus its VmRSS before the first connection, divided by units", cfg.Units, idleSettle),
+			"the relay runs without the embedded KMF (--kmf=false), as the in-process relay does, so key distribution does not load it")
+	} else {
+		rep.Notes = append(rep.Notes,
+			"CPU is process CPU (relay and load generator together) during talking and drain",
+			"RSS per unit is the process's resident memory growth while connecting and affiliating, divided by units (relay and client sessions together)")
 	}
 	if rep.Denied > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d floor requests were not granted", rep.Denied))
@@ -517,37 +540,12 @@ func pct(ns []int64, q float64) float64 {
 	return float64(s[i]) / 1e6
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rss returns the process's resident memory in bytes, or 0 where
-// /proc/self/statm is missing.
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
-}
-
 // WriteTable prints r for a person.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	row("load", fmt.Sprintf("%d units, %d talkgroups of %d, %d talkers, %.0fs, %d-byte frames at 50/s", r.Units, r.Talkgroups, r.ListenersPerTalkgroup, r.Talkers, r.DurationSeconds, r.FrameBytes))
+	row("enrolment", fmt.Sprintf("%.2fs (identities issued and written to the store before the relay starts)", r.EnrolSeconds))
 	row("connection set-up", fmt.Sprintf("%.1f units/s (%d in %.2fs)", r.ConnectsPerSec, r.Units, r.ConnectSeconds))
 	row("voice sent", strconv.FormatInt(r.Sent, 10))
 	row("delivered", fmt.Sprintf("%d (%.0f datagrams/s)", r.Delivered, r.DeliveredPerSec))
@@ -555,8 +553,15 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("latency p50/p99/p99.9", fmt.Sprintf("%.2f / %.2f / %.2f ms", r.LatencyP50Ms, r.LatencyP99Ms, r.LatencyP999Ms))
 	row("PTT access p50/p99", fmt.Sprintf("%.2f / %.2f ms (%d grants, %d after queueing, %d not granted)", r.PTTAccessP50Ms, r.PTTAccessP99Ms, r.Grants, r.QueuedGrants, r.Denied))
 	row("late entry p50/max", fmt.Sprintf("%.2f / %.2f ms (%d late joiners)", r.LateEntryP50Ms, r.LateEntryMaxMs, r.LateJoiners))
-	row("process CPU", fmt.Sprintf("%.2fs, %.2fs per million delivered", r.CPUSeconds, r.CPUSecPerMillion))
-	row("process RSS per unit", fmt.Sprintf("%.1f KiB", r.RSSPerUnitKiB))
+	if r.RelaySeparate {
+		row("relay CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram (s per million)", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
+		row("load generator CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.GeneratorCPUSeconds, r.GeneratorCPUMicrosPerDelivered))
+		row("relay RSS", fmt.Sprintf("%.1f KiB per connected unit (%.0f KiB with no units, %.0f KiB with %d idle units)", r.RelayRSSPerUnitKiB, r.RelayRSSIdleKiB, r.RelayRSSKiB, r.Units))
+	} else {
+		row("process CPU (relay+generator)", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
+		row("process RSS (relay+generator)", fmt.Sprintf("%.1f KiB per unit", r.RelayRSSPerUnitKiB))
+	}
+	row("relay", r.Relay)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,6 +23,65 @@ func TestRunSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r.RelaySeparate {
+		t.Error("in-process run reports a separate relay process")
+	}
+	checkReport(t, r, "RelaySeparate")
+}
+
+// TestRunVartad runs a small load against a vartad child process built
+// from this tree, and checks that the child is gone afterwards.
+func TestRunVartad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds vartad and runs a real QUIC load")
+	}
+	bin := filepath.Join(t.TempDir(), "vartad")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/vartad")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build vartad: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	r, err := Run(ctx, Config{Units: 20, Talkgroups: 4, Talkers: 2, Duration: 2 * time.Second, Vartad: bin, RelayCPUProfile: prof})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.RelaySeparate || !strings.Contains(r.Relay, "vartad child process") {
+		t.Errorf("relay = %q, separate = %v", r.Relay, r.RelaySeparate)
+	}
+	checkReport(t, r)
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Errorf("relay CPU profile: %v", err)
+	}
+	// The child was stopped: no process runs the binary any more.
+	if ents, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range ents {
+			if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == bin {
+				t.Errorf("vartad (pid %s) still runs after the bench", e.Name())
+			}
+		}
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	if procRSS("self") <= 0 {
+		t.Error("procRSS(self) is not positive")
+	}
+	// Burn a little CPU so that the 10 ms ticks move.
+	for start := time.Now(); procCPU(os.Getpid()) == 0 && time.Since(start) < 5*time.Second; {
+		for i := range 1 << 20 {
+			_ = i * i
+		}
+	}
+	if procCPU(os.Getpid()) <= 0 {
+		t.Error("procCPU(self) stayed 0")
+	}
+}
+
+func checkReport(t *testing.T, r *Report, zeroAlso ...string) {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := r.WriteTable(&buf); err != nil {
 		t.Fatal(err)
@@ -34,6 +95,9 @@ func TestRunSmall(t *testing.T) {
 	}
 	// Every field is filled, except those that are zero on a clean run.
 	zeroOK := map[string]bool{"Lost": true, "LossRatio": true, "Denied": true, "QueuedGrants": true}
+	for _, f := range zeroAlso {
+		zeroOK[f] = true
+	}
 	v := reflect.ValueOf(*r)
 	for i := range v.NumField() {
 		name := v.Type().Field(i).Name

@@ -2,26 +2,34 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/varta-ptt/varta/bench"
 )
 
-// cmdBench runs `varta bench`: a bounded load run against a relay it starts
-// in-process on 127.0.0.1, printed as a table or, with --json, as JSON.
+// cmdBench runs `varta bench`: a bounded load run on 127.0.0.1 against a
+// vartad child process (the binary next to varta, on PATH, or --vartad),
+// or against a relay in this process when there is none or with
+// --in-process; printed as a table or, with --json, as JSON.
 func cmdBench(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	units := fs.Int("units", 50, "units to connect")
+	units := fs.Int("units", 50, fmt.Sprintf("units to connect (at most %d)", bench.MaxUnits))
 	tgs := fs.Int("talkgroups", 5, "talkgroups")
 	listeners := fs.Int("listeners", 0, "members per talkgroup (default units/talkgroups)")
 	talkers := fs.Int("talkers", 5, "simultaneous talkers, at most one per talkgroup")
 	dur := fs.Duration("for", 5*time.Second, "how long the talkers talk")
+	burst := fs.Duration("burst", time.Second, "one transmission before the floor changes hands")
+	vartad := fs.String("vartad", "", "vartad binary to run as the relay (default: the one next to varta, else on PATH)")
+	inProcess := fs.Bool("in-process", false, "run the relay inside this process (CPU and memory then include the load generator's)")
+	cpuProfile := fs.String("relay-cpuprofile", "", "write the vartad child's CPU profile to this file (`go tool pprof -top FILE`)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -29,11 +37,32 @@ func cmdBench(args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	cfg := bench.Config{Units: *units, Talkgroups: *tgs, Listeners: *listeners, Talkers: *talkers, Duration: *dur, Burst: *burst}
+	var note string
+	switch {
+	case *inProcess && (*vartad != "" || *cpuProfile != ""):
+		return errors.New("bench: --in-process runs no vartad; drop --vartad and --relay-cpuprofile")
+	case *inProcess:
+	case *vartad != "":
+		cfg.Vartad = *vartad
+	default:
+		cfg.Vartad = bench.FindVartad()
+		if cfg.Vartad == "" {
+			if *cpuProfile != "" {
+				return errors.New("bench: --relay-cpuprofile needs a vartad binary (give --vartad PATH)")
+			}
+			note = "no vartad binary next to varta or on PATH (build it with `make build`, or give --vartad PATH): the relay ran in this process, so CPU and memory are relay and load generator together"
+		}
+	}
+	cfg.RelayCPUProfile = *cpuProfile
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := bench.Run(ctx, bench.Config{Units: *units, Talkgroups: *tgs, Listeners: *listeners, Talkers: *talkers, Duration: *dur})
+	r, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if note != "" {
+		r.Notes = append([]string{note}, r.Notes...)
 	}
 	if *asJSON {
 		return r.WriteJSON(out)

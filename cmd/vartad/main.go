@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +46,7 @@ const usage = `vartad: the Varta relay and its administration.
   vartad init      --data DIR [--name NAME] [--advertise HOST:PORT] [--hosts H,H,...]
   vartad serve     --data DIR [--listen 127.0.0.1:7700] [--log-level info] [--max-talk-time 60s]
                    [--roles officer,dispatcher,commander,kmf,recorder] [--snapshot-every 1h] [--metrics 127.0.0.1:9700]
+                   [--kmf=false] [--cpuprofile FILE]
   vartad talkgroup add    --data DIR --id 100 --name "Patrol North" [--priority N]
   vartad talkgroup list   --data DIR
   vartad talkgroup remove --data DIR --id 100
@@ -142,8 +144,23 @@ func cmdServe(args []string) error {
 	roleList := fs.String("roles", "officer,dispatcher,commander,kmf,recorder", "roles that may connect")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9700 (default: off)")
 	embeddedKMF := fs.Bool("kmf", true, "run the key management facility inside the relay, as the unit in DIR/kmf.pem")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for `go tool pprof` (default: off)")
 	if err := parse(fs, args, data); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	var roles []store.Role
 	for _, r := range splitList(*roleList) {
