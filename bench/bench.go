@@ -74,6 +74,10 @@ type Config struct {
 	Vartad string
 	// RelayCPUProfile, with Vartad, is passed to `vartad serve --cpuprofile`.
 	RelayCPUProfile string
+	// RelayMemProfile, with Vartad, is passed to `vartad serve
+	// --memprofile`: the relay is then stopped before the units disconnect,
+	// so that the heap profile holds every unit's session.
+	RelayMemProfile string
 }
 
 func (c *Config) setDefaults() error {
@@ -159,6 +163,9 @@ type Report struct {
 	RelayRSSIdleKiB                float64  `json:"relay_rss_kib_no_units"`
 	RelayRSSKiB                    float64  `json:"relay_rss_kib_units_connected"`
 	RelayRSSPerUnitKiB             float64  `json:"relay_rss_kib_per_unit"`
+	RelayHeapKiBPerUnit            float64  `json:"relay_heap_inuse_kib_per_unit"`
+	RelayStackKiBPerUnit           float64  `json:"relay_stack_inuse_kib_per_unit"`
+	RelayGoroutinesPerUnit         float64  `json:"relay_goroutines_per_unit"`
 	Notes                          []string `json:"notes"`
 }
 
@@ -229,14 +236,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	enrolTime := time.Since(enrolStart)
 	var rl *relay
 	if cfg.Vartad != "" {
-		rl, err = spawnVartad(ctx, cfg.Vartad, filepath.Join(dir, "agency"), cfg.RelayCPUProfile)
+		rl, err = spawnVartad(ctx, cfg.Vartad, filepath.Join(dir, "agency"), cfg.RelayCPUProfile, cfg.RelayMemProfile)
 	} else {
 		rl, err = startInProcess(filepath.Join(dir, "agency"))
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer rl.stop()
+	stopRelay := sync.OnceFunc(rl.stop)
+	defer stopRelay()
 	addr := rl.addr
 
 	rep := &Report{
@@ -248,7 +256,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Connect every unit, 32 at a time, and affiliate the on-time members.
 	time.Sleep(200 * time.Millisecond) // let the relay's start-up garbage settle
 	rssBefore := rl.rss()
+	memBefore, memOK := rl.mem()
 	defer func() {
+		if cfg.RelayMemProfile != "" {
+			stopRelay() // the heap profile is written while the units are still connected
+		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 64)
 		for _, u := range units {
@@ -322,6 +334,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.RelayRSSIdleKiB = float64(before) / 1024
 		rep.RelayRSSKiB = float64(after) / 1024
 		rep.RelayRSSPerUnitKiB = float64(after-before) / 1024 / float64(cfg.Units)
+	}
+	if m, ok := rl.mem(); ok && memOK {
+		n := float64(cfg.Units)
+		rep.RelayGoroutinesPerUnit = (m.goroutines - memBefore.goroutines) / n
+		rep.RelayHeapKiBPerUnit = (m.heapInuse - memBefore.heapInuse) / 1024 / n
+		rep.RelayStackKiBPerUnit = (m.stackInuse - memBefore.stackInuse) / 1024 / n
 	}
 
 	// Talk.
@@ -459,6 +477,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Notes = append(rep.Notes,
 			"relay CPU is the vartad process's utime+stime (/proc/PID/stat, 10 ms ticks) during talking and drain, divided by datagrams delivered; load generator CPU is this process's over the same window",
 			fmt.Sprintf("relay RSS per unit is the vartad process's VmRSS with all %d units connected and affiliated, idle for %s, minus its VmRSS before the first connection, divided by units", cfg.Units, idleSettle),
+			"relay memory per unit: the growth of the Go runtime's heap in use, stack in use and goroutine count over the same interval, from the relay's metrics endpoint (go_memstats_heap_inuse_bytes, go_memstats_stack_inuse_bytes, go_goroutines)",
 			"the relay runs without the embedded KMF (--kmf=false), as the in-process relay does, so key distribution does not load it")
 	} else {
 		rep.Notes = append(rep.Notes,
@@ -557,6 +576,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("relay CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram (s per million)", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
 		row("load generator CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.GeneratorCPUSeconds, r.GeneratorCPUMicrosPerDelivered))
 		row("relay RSS", fmt.Sprintf("%.1f KiB per connected unit (%.0f KiB with no units, %.0f KiB with %d idle units)", r.RelayRSSPerUnitKiB, r.RelayRSSIdleKiB, r.RelayRSSKiB, r.Units))
+		row("relay memory per unit", fmt.Sprintf("Go heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines", r.RelayHeapKiBPerUnit, r.RelayStackKiBPerUnit, r.RelayGoroutinesPerUnit))
 	} else {
 		row("process CPU (relay+generator)", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
 		row("process RSS (relay+generator)", fmt.Sprintf("%.1f KiB per unit", r.RelayRSSPerUnitKiB))

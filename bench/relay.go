@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,10 +33,63 @@ const (
 // relay is the relay under load: in this process, or a vartad child whose
 // CPU time and resident memory are read from /proc.
 type relay struct {
-	addr string
-	pid  int // 0 when in-process
-	desc string
-	stop func()
+	addr    string
+	pid     int // 0 when in-process
+	desc    string
+	stop    func()
+	metrics string // the child's Prometheus endpoint, or ""
+}
+
+// memStats is where a relay's memory goes, from the Go runtime.
+type memStats struct {
+	goroutines, heapInuse, stackInuse float64 // count, bytes, bytes
+}
+
+// mem reads the relay's goroutines and heap and stack in use: from the
+// child's metrics endpoint, or from this process's runtime when in-process.
+func (r *relay) mem() (memStats, bool) {
+	if r.pid == 0 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return memStats{float64(runtime.NumGoroutine()), float64(ms.HeapInuse), float64(ms.StackInuse)}, true
+	}
+	if r.metrics == "" {
+		return memStats{}, false
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(r.metrics)
+	if err != nil {
+		return memStats{}, false
+	}
+	defer resp.Body.Close()
+	var m memStats
+	found := 0
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		var dst *float64
+		switch f[0] {
+		case "go_goroutines":
+			dst = &m.goroutines
+		case "go_memstats_heap_inuse_bytes":
+			dst = &m.heapInuse
+		case "go_memstats_stack_inuse_bytes":
+			dst = &m.stackInuse
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return memStats{}, false
+		}
+		*dst = v
+		found++
+	}
+	return m, found == 3
 }
 
 // cpu returns the relay's CPU time so far: the child's from /proc, or this
@@ -174,10 +228,13 @@ func startInProcess(dir string) (*relay, error) {
 // so that key distribution does not load the relay, and waits until it says
 // where it listens. The child is killed by stop, and by the kernel if this
 // process dies first.
-func spawnVartad(ctx context.Context, path, dir, cpuProfile string) (*relay, error) {
-	args := []string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn", "--kmf=false", "--snapshot-every", "24h"}
+func spawnVartad(ctx context.Context, path, dir, cpuProfile, memProfile string) (*relay, error) {
+	args := []string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--log-level", "warn", "--kmf=false", "--snapshot-every", "24h"}
 	if cpuProfile != "" {
 		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	if memProfile != "" {
+		args = append(args, "--memprofile", memProfile)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -191,6 +248,7 @@ func spawnVartad(ctx context.Context, path, dir, cpuProfile string) (*relay, err
 	exited := make(chan struct{})
 	var tail lastLines
 	addrc := make(chan string, 1)
+	metricsc := make(chan string, 1)
 	go func() {
 		// Read stderr to the end so the child never blocks on it; keep the
 		// last lines for an error message.
@@ -198,6 +256,12 @@ func spawnVartad(ctx context.Context, path, dir, cpuProfile string) (*relay, err
 		for sc.Scan() {
 			line := sc.Text()
 			tail.add(line)
+			if _, rest, ok := strings.Cut(line, "Prometheus metrics on "); ok {
+				select {
+				case metricsc <- strings.TrimSpace(rest):
+				default:
+				}
+			}
 			if _, rest, ok := strings.Cut(line, "relay listening on "); ok {
 				a, _, _ := strings.Cut(rest, " ")
 				select {
@@ -223,7 +287,12 @@ func spawnVartad(ctx context.Context, path, dir, cpuProfile string) (*relay, err
 	defer t.Stop()
 	select {
 	case a := <-addrc:
-		return &relay{addr: a, pid: cmd.Process.Pid, desc: fmt.Sprintf("vartad child process %d (%s)", cmd.Process.Pid, path), stop: stop}, nil
+		r := &relay{addr: a, pid: cmd.Process.Pid, desc: fmt.Sprintf("vartad child process %d (%s)", cmd.Process.Pid, path), stop: stop}
+		select {
+		case r.metrics = <-metricsc: // printed before the listening line
+		default:
+		}
+		return r, nil
 	case <-exited:
 		return nil, fmt.Errorf("bench: %s exited before listening: %s", path, tail.String())
 	case <-t.C:

@@ -30,6 +30,7 @@ func cmdBench(args []string, out io.Writer) error {
 	vartad := fs.String("vartad", "", "vartad binary to run as the relay (default: the one next to varta, else on PATH)")
 	inProcess := fs.Bool("in-process", false, "run the relay inside this process (CPU and memory then include the load generator's)")
 	cpuProfile := fs.String("relay-cpuprofile", "", "write the vartad child's CPU profile to this file (`go tool pprof -top FILE`)")
+	memProfile := fs.String("relay-memprofile", "", "write the vartad child's heap profile, with every unit connected, to this file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,21 +41,21 @@ func cmdBench(args []string, out io.Writer) error {
 	cfg := bench.Config{Units: *units, Talkgroups: *tgs, Listeners: *listeners, Talkers: *talkers, Duration: *dur, Burst: *burst}
 	var note string
 	switch {
-	case *inProcess && (*vartad != "" || *cpuProfile != ""):
-		return errors.New("bench: --in-process runs no vartad; drop --vartad and --relay-cpuprofile")
+	case *inProcess && (*vartad != "" || *cpuProfile != "" || *memProfile != ""):
+		return errors.New("bench: --in-process runs no vartad; drop --vartad and --relay-cpuprofile/--relay-memprofile")
 	case *inProcess:
 	case *vartad != "":
 		cfg.Vartad = *vartad
 	default:
 		cfg.Vartad = bench.FindVartad()
 		if cfg.Vartad == "" {
-			if *cpuProfile != "" {
-				return errors.New("bench: --relay-cpuprofile needs a vartad binary (give --vartad PATH)")
+			if *cpuProfile != "" || *memProfile != "" {
+				return errors.New("bench: --relay-cpuprofile and --relay-memprofile need a vartad binary (give --vartad PATH)")
 			}
 			note = "no vartad binary next to varta or on PATH (build it with `make build`, or give --vartad PATH): the relay ran in this process, so CPU and memory are relay and load generator together"
 		}
 	}
-	cfg.RelayCPUProfile = *cpuProfile
+	cfg.RelayCPUProfile, cfg.RelayMemProfile = *cpuProfile, *memProfile
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := bench.Run(ctx, cfg)

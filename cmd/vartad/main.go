@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ const usage = `vartad: the Varta relay and its administration.
   vartad init      --data DIR [--name NAME] [--advertise HOST:PORT] [--hosts H,H,...]
   vartad serve     --data DIR [--listen 127.0.0.1:7700] [--log-level info] [--max-talk-time 60s]
                    [--roles officer,dispatcher,commander,kmf,recorder] [--snapshot-every 1h] [--metrics 127.0.0.1:9700]
-                   [--kmf=false] [--cpuprofile FILE]
+                   [--kmf=false] [--cpuprofile FILE] [--memprofile FILE]
   vartad talkgroup add    --data DIR --id 100 --name "Patrol North" [--priority N]
   vartad talkgroup list   --data DIR
   vartad talkgroup remove --data DIR --id 100
@@ -145,6 +146,7 @@ func cmdServe(args []string) error {
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9700 (default: off)")
 	embeddedKMF := fs.Bool("kmf", true, "run the key management facility inside the relay, as the unit in DIR/kmf.pem")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for `go tool pprof` (default: off)")
+	memProfile := fs.String("memprofile", "", "on SIGINT or SIGTERM, before the units are told, write a heap profile to this file (default: off)")
 	if err := parse(fs, args, data); err != nil {
 		return err
 	}
@@ -251,6 +253,9 @@ func cmdServe(args []string) error {
 	}
 	stopKMF()
 	<-kmfDone
+	if *memProfile != "" {
+		writeHeapProfile(*memProfile, log)
+	}
 	log.Info("shutting down: telling connected units")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -263,6 +268,20 @@ func cmdServe(args []string) error {
 	}
 	log.Info("relay stopped; stores closed")
 	return nil
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path.
+func writeHeapProfile(path string, log *slog.Logger) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Warn("--memprofile", "err", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		log.Warn("--memprofile", "err", err)
+	}
 }
 
 func cmdTalkgroup(args []string, out io.Writer) error {
