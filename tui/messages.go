@@ -24,6 +24,9 @@ type PTTRequest struct {
 	// HotMic is set on the request made when an emergency is declared: the
 	// radio transmits without the key held, for the hot-mic time.
 	HotMic bool
+	// Also lists more talkgroups to talk on at once (the console's
+	// multiselect): the same audio is sealed for each with its own key.
+	Also []uint32
 }
 
 // ConnState is the link to the relay going up or down.

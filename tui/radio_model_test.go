@@ -403,7 +403,7 @@ func TestRadioToggleTalk(t *testing.T) {
 	for _, m := range rt.exec(cmd) {
 		rt.send(m)
 	}
-	if len(rt.io.down) != 1 || rt.io.down[0] != (PTTRequest{Seq: 1, Talkgroup: 100}) {
+	if len(rt.io.down) != 1 || !reflect.DeepEqual(rt.io.down[0], PTTRequest{Seq: 1, Talkgroup: 100}) {
 		t.Fatalf("PTTDown calls %+v, want one for talkgroup 100", rt.io.down)
 	}
 	rt.wantScreen("ON AIR")
@@ -554,7 +554,7 @@ func TestRadioEmergency(t *testing.T) {
 	for _, m := range rt.exec(cmd) {
 		rt.send(m)
 	}
-	if len(rt.io.emerg) != 1 || rt.io.emerg[0] != (PTTRequest{Seq: 1, Talkgroup: 100, Emergency: true, HotMic: true}) {
+	if len(rt.io.emerg) != 1 || !reflect.DeepEqual(rt.io.emerg[0], PTTRequest{Seq: 1, Talkgroup: 100, Emergency: true, HotMic: true}) {
 		t.Fatalf("Emergency calls %+v", rt.io.emerg)
 	}
 	rt.wantScreen("!! EMERGENCY DECLARED !!", "ON AIR", "HOT MIC")
@@ -565,7 +565,7 @@ func TestRadioEmergency(t *testing.T) {
 	// The key during the hot mic takes it over: same transmission.
 	rt.clock.advance(time.Second)
 	rt.do(key("space"))
-	if len(rt.io.down) != 1 || rt.io.down[0] != (PTTRequest{Seq: 1, Talkgroup: 100, Emergency: true}) {
+	if len(rt.io.down) != 1 || !reflect.DeepEqual(rt.io.down[0], PTTRequest{Seq: 1, Talkgroup: 100, Emergency: true}) {
 		t.Fatalf("take-over PTTDown calls %+v", rt.io.down)
 	}
 	rt.wantScreen("ON AIR", "EMERGENCY")

@@ -151,7 +151,7 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 	})
 	rx := newLiveRx(liveRxConfig{
 		open: cr, jitter: run.Jitter, out: dev.speaker, send: out.offer,
-		hear: func(tg uint16) bool { return uint32(tg) == selected.Load() },
+		gain: func(tg uint16) float64 { return boolGain(uint32(tg) == selected.Load()) },
 	})
 
 	model := NewRadio(RadioConfig{

@@ -26,8 +26,12 @@ type liveRxConfig struct {
 	jitter codec.JitterConfig
 	// idle ends a burst whose end marker was lost. Default 1 s.
 	idle time.Duration
-	// hear says whether a talkgroup's audio goes to the speaker.
-	hear func(tg uint16) bool
+	// gain is how loud a talkgroup's audio goes to the speaker: 0 mutes
+	// it, 1 is as received.
+	gain func(tg uint16) float64
+	// recall, if set, receives each finished transmission for instant
+	// recall.
+	recall func(*Recording)
 	// out plays one mixed 20 ms frame; it must not block. Nil: nothing
 	// is played (the bursts are still followed, for TalkerMsg).
 	out func(pcm []int16)
@@ -50,6 +54,10 @@ type liveRx struct {
 
 	refused atomic.Uint64 // datagrams that failed to open or parse
 
+	// replay is a recalled transmission being played, mixed in with the
+	// live audio; guarded by mu.
+	replay []int16
+
 	// Owned by the playout goroutine.
 	mix []int32
 	pcm []int16
@@ -70,6 +78,7 @@ type rxBurst struct {
 	last      time.Time
 	emergency bool
 	alias     string
+	rec       *Recording // nil without cfg.recall
 
 	ended atomic.Bool // the end-of-burst marker arrived
 
@@ -81,8 +90,8 @@ func newLiveRx(cfg liveRxConfig) *liveRx {
 	if cfg.idle == 0 {
 		cfg.idle = time.Second
 	}
-	if cfg.hear == nil {
-		cfg.hear = func(uint16) bool { return true }
+	if cfg.gain == nil {
+		cfg.gain = func(uint16) float64 { return 1 }
 	}
 	if cfg.send == nil {
 		cfg.send = func(tea.Msg) {}
@@ -128,6 +137,9 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 			return
 		}
 		b = &rxBurst{key: key, jb: jb, alias: r.aliases[h.Sender]}
+		if r.cfg.recall != nil {
+			b.rec = &Recording{Talkgroup: key.tg, Unit: key.talker, Alias: b.alias, Start: at}
+		}
 		r.bursts[key] = b
 		start = &TalkerMsg{Talkgroup: uint32(key.tg), Unit: key.talker, Alias: b.alias, Active: true}
 	}
@@ -137,6 +149,9 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 		start.Emergency = b.emergency
 	}
 	seq := b.unwrap.Unwrap(p.Seq)
+	if b.rec != nil {
+		b.rec.add(seq, p, at, h.Flags&protocol.FlagEndOfBurst != 0)
+	}
 	r.mu.Unlock()
 	if start != nil {
 		r.cfg.send(*start)
@@ -188,10 +203,8 @@ func (r *liveRx) tick(now time.Time) {
 			b.played++
 			b.concealed++
 		}
-		if p.Kind != codec.KindSilence && r.cfg.hear(b.key.tg) {
-			for i, s := range p.PCM {
-				r.mix[i] += int32(s)
-			}
+		if g := r.cfg.gain(b.key.tg); p.Kind != codec.KindSilence && g > 0 {
+			mixInto(r.mix, p.PCM, g)
 			mixed = true
 		}
 		r.mu.Lock()
@@ -201,12 +214,41 @@ func (r *liveRx) tick(now time.Time) {
 			r.finish(b, false)
 		}
 	}
+	r.mu.Lock()
+	if len(r.replay) > 0 {
+		n := min(len(r.replay), len(r.mix))
+		mixInto(r.mix[:n], r.replay[:n], 1)
+		r.replay = r.replay[n:]
+		mixed = true
+	}
+	r.mu.Unlock()
 	if mixed && r.cfg.out != nil {
 		for i, v := range r.mix {
 			r.pcm[i] = int16(min(max(v, -32768), 32767))
 		}
 		r.cfg.out(r.pcm)
 	}
+}
+
+// mixInto adds pcm at gain g to mix.
+func mixInto(mix []int32, pcm []int16, g float64) {
+	if g == 1 {
+		for i, s := range pcm {
+			mix[i] += int32(s)
+		}
+		return
+	}
+	for i, s := range pcm {
+		mix[i] += int32(float64(s) * g)
+	}
+}
+
+// play mixes pcm into the speaker from the next slot on, in place of any
+// replay still playing; nil stops the replay.
+func (r *liveRx) play(pcm []int16) {
+	r.mu.Lock()
+	r.replay = pcm
+	r.mu.Unlock()
 }
 
 // finish ends a burst and tells the screen.
@@ -217,7 +259,14 @@ func (r *liveRx) finish(b *rxBurst, complete bool) {
 	}
 	alias := r.aliases[b.key.talker]
 	emergency := b.emergency
+	rec := b.rec
+	if rec != nil {
+		rec.Alias, rec.Emergency, rec.Complete = alias, emergency, complete
+	}
 	r.mu.Unlock()
+	if rec != nil && len(rec.frames) > 0 {
+		r.cfg.recall(rec)
+	}
 	r.cfg.send(TalkerMsg{
 		Talkgroup: uint32(b.key.tg), Unit: b.key.talker, Alias: alias, Emergency: emergency,
 		Heard: time.Duration(b.played) * codec.FrameDuration, Concealed: b.concealed, Complete: complete,

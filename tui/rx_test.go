@@ -72,7 +72,7 @@ func TestLiveReceiverPlays(t *testing.T) {
 	log := newMsgLog()
 	rx := newLiveRx(liveRxConfig{
 		open: clearOpener{}, out: spk.write, send: log.send,
-		hear: func(tg uint16) bool { return tg == 100 },
+		gain: func(tg uint16) float64 { return boolGain(tg == 100) },
 	})
 	rx.event(&pb.FloorEvent{Kind: pb.FloorEventKind_FLOOR_EVENT_TAKEN, Talkgroup: 100, Talker: 102, TalkerAlias: "P-102"})
 	const n = 50 // one second

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +100,10 @@ type txBurst struct {
 	err    error                   // why it failed; read after done
 	level  levelMeter              // owned by run
 	stats  struct{ sent, dtx int } // owned by run
+	// held lists the talkgroups whose floor this transmission holds:
+	// req.Talkgroup first, then those of req.Also that were granted.
+	// Owned by run.
+	held []uint32
 }
 
 func newTalker(cfg talkerConfig) *talker {
@@ -199,7 +205,7 @@ func (t *talker) event(fe *pb.FloorEvent) {
 	t.mu.Lock()
 	b := t.cur
 	t.mu.Unlock()
-	if b == nil || b.req.Talkgroup != fe.Talkgroup {
+	if b == nil || (b.req.Talkgroup != fe.Talkgroup && !slices.Contains(b.req.Also, fe.Talkgroup)) {
 		return
 	}
 	select {
@@ -265,6 +271,8 @@ func (t *talker) run(b *txBurst) {
 		answer(FloorResultMsg{Seq: b.req.Seq, Talkgroup: tg, Result: res})
 		return
 	}
+	b.held = []uint32{tg}
+	t.joinAlso(b)
 	select {
 	case <-b.stop:
 		// The key came up before the grant: nothing was said.
@@ -301,13 +309,73 @@ func (t *talker) waitGrant(b *txBurst) bool {
 	}
 }
 
-// release releases the floor (or withdraws the request), bounded in time
-// and done even while the radio shuts down.
+// joinAlso takes the floor of the multiselected talkgroups (req.Also)
+// once the first is granted. A talkgroup that is busy, refused or has no
+// key is left out, and the screen is told why: the call goes on where it
+// can.
+func (t *talker) joinAlso(b *txBurst) {
+	for _, tg := range b.req.Also {
+		if tg == b.req.Talkgroup || slices.Contains(b.held, tg) {
+			continue
+		}
+		skip := func(why string) {
+			t.cfg.send(EventMsg{Text: fmt.Sprintf("talkgroup %d left out of the call: %s", tg, why)})
+		}
+		if tg == 0 || tg > 0xffff || !t.cfg.crypto.HasKey(uint16(tg)) {
+			skip("no voice key")
+			continue
+		}
+		em := pb.Emergency_EMERGENCY_NONE
+		if b.req.Emergency {
+			em = pb.Emergency_EMERGENCY_EMERGENCY
+		}
+		ctx, cancel := context.WithTimeout(t.ctx, requestTimeout)
+		res, err := b.sess.RequestFloor(ctx, tg, t.cfg.priority, em)
+		cancel()
+		switch {
+		case err != nil:
+			skip(err.Error())
+		case res.Status == pb.FloorStatus_FLOOR_GRANTED:
+			b.held = append(b.held, tg)
+		case res.Status == pb.FloorStatus_FLOOR_QUEUED:
+			// Waiting would hold up the others: withdraw.
+			t.releaseTG(b.sess, tg)
+			skip(fmt.Sprintf("busy (queued at %d)", res.Position))
+		default:
+			skip(denyText(res))
+		}
+	}
+}
+
+// denyText says why a floor request was refused.
+func denyText(res *pb.FloorResult) string {
+	if res.Reason != "" {
+		return res.Reason
+	}
+	return strings.ToLower(strings.TrimPrefix(res.Status.String(), "FLOOR_"))
+}
+
+// release releases the floors the transmission holds (or withdraws the
+// request), bounded in time and done even while the radio shuts down.
 func (t *talker) release(b *txBurst) error {
+	tgs := b.held
+	if len(tgs) == 0 {
+		tgs = []uint32{b.req.Talkgroup}
+	}
+	var errs []error
+	for _, tg := range tgs {
+		if err := t.releaseTG(b.sess, tg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *talker) releaseTG(sess session, tg uint32) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), releaseTimeout)
 	defer cancel()
-	if err := b.sess.ReleaseFloor(ctx, b.req.Talkgroup); err != nil {
-		return fmt.Errorf("release the floor: %w", err)
+	if err := sess.ReleaseFloor(ctx, tg); err != nil {
+		return fmt.Errorf("release the floor of talkgroup %d: %w", tg, err)
 	}
 	return nil
 }
@@ -335,7 +403,6 @@ func (t *talker) stream(b *txBurst) {
 		hot = timer.C
 	}
 	keep := b.keep
-	tg := uint16(b.req.Talkgroup)
 	var flags uint8
 	if b.req.Emergency {
 		flags = protocol.FlagEmergency
@@ -347,12 +414,16 @@ func (t *talker) stream(b *txBurst) {
 	)
 	send := func(flags uint8, opus []byte) error {
 		pl = radio.AppendPayload(pl[:0], seq, gap, opus)
-		var err error
-		if buf, err = t.cfg.crypto.Seal(buf[:0], tg, flags, pl); err != nil {
-			return err
-		}
-		if err := b.sess.SendVoice(buf); err != nil {
-			return err
+		// Multiselect: the same frame sealed for each talkgroup with its
+		// own key; the relay never bridges.
+		for _, tg := range b.held {
+			var err error
+			if buf, err = t.cfg.crypto.Seal(buf[:0], uint16(tg), flags, pl); err != nil {
+				return err
+			}
+			if err := b.sess.SendVoice(buf); err != nil {
+				return err
+			}
 		}
 		seq++
 		gap = 0
@@ -382,12 +453,22 @@ func (t *talker) stream(b *txBurst) {
 			ended(fmt.Sprintf("the emergency hot mic closed after %s", t.cfg.hotMic), b.err)
 			return
 		case fe := <-b.events:
-			if fe.Kind == pb.FloorEventKind_FLOOR_EVENT_REVOKED {
-				// The floor is someone else's now: stop at once, without
-				// an end marker the relay would refuse.
-				t.cfg.send(TxLevel{})
-				return
+			if fe.Kind != pb.FloorEventKind_FLOOR_EVENT_REVOKED {
+				continue
 			}
+			// The floor is someone else's now: stop sending there at
+			// once, without an end marker the relay would refuse.
+			b.held = slices.DeleteFunc(b.held, func(tg uint32) bool { return tg == fe.Talkgroup })
+			if fe.Talkgroup != b.req.Talkgroup {
+				t.cfg.send(EventMsg{Text: fmt.Sprintf("talkgroup %d left the call: %s", fe.Talkgroup, fe.Reason)})
+				continue
+			}
+			t.cfg.send(TxLevel{})
+			if len(b.held) > 0 {
+				// The rest of a multiselect call ends properly.
+				finish()
+			}
+			return
 		case <-b.sess.Done():
 			b.err = errLostOnAir
 			ended("", errLostOnAir)

@@ -37,6 +37,8 @@ const usage = `varta: the Varta client.
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
   varta bench [--units 50] [--talkgroups 5] [--talkers 5] [--for 5s] [--json]   (load test on an in-process relay)
+  varta console --identity FILE [--server HOST:PORT] [--no-audio] [--ptt-file F.wav] [--recall-dir DIR]
+              (dispatcher console: talkgroups, units, map, emergencies; ? lists every key)
   varta dispatch --identity FILE [--json] units|status|emergencies|ack|clear|check|stun|revive ...
 
 varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
@@ -66,6 +68,8 @@ func run(args []string, out io.Writer) error {
 		return cmdRadio(args[1:], out)
 	case "dispatch":
 		return cmdDispatch(args[1:], out)
+	case "console":
+		return cmdConsole(args[1:], out)
 	case "bench":
 		return cmdBench(args[1:], out)
 	case "help", "-h", "--help":

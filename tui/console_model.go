@@ -1,0 +1,909 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/varta-ptt/varta/protocol/pb"
+)
+
+// ConsoleConfig configures the dispatcher's console. The functions are the
+// console's I/O: the model never calls them itself, it returns a tea.Cmd
+// that does.
+type ConsoleConfig struct {
+	// Unit and Alias name the dispatcher's position.
+	Unit  uint32
+	Alias string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Poll is how often the unit roster is refreshed. Default 2 s.
+	Poll time.Duration
+	// Events is how many event log lines are kept. Default 1000.
+	Events int
+
+	// PTTDown requests the floor of the request's talkgroups and, once
+	// granted, transmits until PTTUp; it returns a FloorResultMsg. PTTUp
+	// ends the transmission and returns a PTTEndedMsg or nil.
+	PTTDown, PTTUp func(PTTRequest) tea.Msg
+	// Act performs a dispatch action and returns its answer.
+	Act func(Action) tea.Msg
+	// SetGain sets how loud a talkgroup plays: 0 mutes it, 1 is as
+	// received. It may return nil.
+	SetGain func(TalkgroupGain) tea.Msg
+	// Replay plays a recalled transmission (ID 0 stops a replay); Save
+	// writes one to a WAV file. They return an EventMsg or nil.
+	Replay, Save func(id uint64) tea.Msg
+}
+
+// TalkgroupGain is what SetGain is asked.
+type TalkgroupGain struct {
+	Talkgroup uint32
+	Gain      float64
+}
+
+// Console views.
+type consoleView int
+
+const (
+	viewTalkgroups consoleView = iota
+	viewUnits
+	viewMap
+	viewLog
+)
+
+var viewNames = []string{"Talkgroups", "Units", "Map", "Log"}
+
+// Unit filters, cycled by f in the units view.
+type unitFilter int
+
+const (
+	filterAll unitFilter = iota
+	filterOnline
+	filterAvailable
+	filterEmergency
+	filterStunned
+)
+
+var filterNames = []string{"all", "online", "available", "in emergency", "stunned"}
+
+// What the prompt line is asking for.
+type promptKind int
+
+const (
+	promptNone promptKind = iota
+	promptSearch
+	promptMessage
+	promptRegroup
+	promptPatch
+	promptLocation
+)
+
+// Volume steps: 0 is muted, volumeUnity plays as received.
+const (
+	volumeMax   = 10
+	volumeUnity = 5
+	// consoleTick refreshes clocks and drives the roster poll.
+	consoleTick = 500 * time.Millisecond
+	// mapNearest is how many nearest available units the map lists.
+	mapNearest = 5
+)
+
+// tgRow is a talkgroup on the console.
+type tgRow struct {
+	Talkgroup
+	patch   []uint32 // for a patch: the talkgroups it bridges
+	monitor bool     // heard
+	volume  int      // 0..volumeMax
+	talker  *talkerInfo
+	hearing bool // audio of the talker is playing
+	last    string
+	lastAt  time.Time
+	key     KeyState
+	keyed   bool // key state known
+	recalls []RecallMsg
+	recSel  int // index into recalls, from the newest
+}
+
+// pending is an action waiting for the dispatcher's y.
+type pending struct {
+	question string
+	act      Action
+	quit     bool
+}
+
+// ConsoleModel is the dispatcher's console: a Bubble Tea model.
+type ConsoleModel struct {
+	cfg ConsoleConfig
+	now func() time.Time
+
+	alias     string
+	conn      ConnState
+	connKnown bool
+	audio     AudioStatus
+	maxTalk   time.Duration
+
+	tgs   []*tgRow
+	tgIdx map[uint32]*tgRow
+	tgCur int
+	txTG  uint32          // the talkgroup space talks on
+	multi map[uint32]bool // more talkgroups to talk on (multiselect)
+
+	// Push-to-talk.
+	phase      floorPhase
+	seq        uint64
+	req        PTTRequest
+	queuePos   uint32
+	onAirSince time.Time
+	onAirMax   time.Duration
+	reason     string
+	mode       pttMode
+	pttHeld    bool
+	lastSpace  time.Time
+	level      float64
+
+	// Units.
+	units      map[uint32]*pb.UnitInfo
+	unitsAt    time.Time
+	shown      []*pb.UnitInfo // filtered and sorted
+	unitCur    int
+	unitTop    int
+	filter     unitFilter
+	search     string
+	polling    bool
+	lastPoll   time.Time
+	pollFailed string
+
+	// Emergencies, by unit.
+	alarms map[uint32]*pb.EmergencyAlarm
+
+	// Map.
+	mapLat, mapLon float64
+	mapLabel       string
+	mapSet         bool
+	mapMPC         float64 // metres per cell; 0 = fit
+	nearest        *NearestMsg
+
+	// Event log.
+	events  []eventLine
+	logTop  int // lines scrolled back from the newest
+	view    consoleView
+	help    bool
+	prompt  promptKind
+	input   textinput.Model
+	target  uint32 // unit or talkgroup the prompt is about
+	confirm *pending
+
+	width, height int
+	ticking       bool
+	quitting      bool
+	tickCmd       func() tea.Cmd // makes the next tick; tests replace it
+}
+
+// NewConsole returns the console for cfg.
+func NewConsole(cfg ConsoleConfig) *ConsoleModel {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Events == 0 {
+		cfg.Events = 1000
+	}
+	in := textinput.New()
+	in.CharLimit = 400
+	return &ConsoleModel{
+		cfg:     cfg,
+		now:     cfg.Now,
+		alias:   cfg.Alias,
+		maxTalk: 60 * time.Second,
+		tgIdx:   make(map[uint32]*tgRow),
+		multi:   make(map[uint32]bool),
+		units:   make(map[uint32]*pb.UnitInfo),
+		alarms:  make(map[uint32]*pb.EmergencyAlarm),
+		input:   in,
+	}
+}
+
+// Init starts the clock.
+func (m *ConsoleModel) Init() tea.Cmd { return m.tick() }
+
+// OnAir reports whether the console is transmitting.
+func (m *ConsoleModel) OnAir() bool { return m.phase == phaseOnAir }
+
+func (m *ConsoleModel) active() bool {
+	return m.phase == phaseRequesting || m.phase == phaseQueued || m.phase == phaseOnAir
+}
+
+// Update handles a message. It does no I/O: what needs the network or the
+// audio devices is returned as a tea.Cmd.
+func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+	case tea.KeyboardEnhancementsMsg:
+		if msg.SupportsEventTypes() && m.mode != modeHold {
+			m.mode = modeHold
+			m.logf("push-to-talk: hold space to talk (the terminal reports key releases)")
+		}
+	case tea.KeyPressMsg:
+		cmd = m.keyPress(msg)
+	case tea.KeyReleaseMsg:
+		cmd = m.keyRelease(msg)
+	case tea.PasteMsg:
+		if m.prompt != promptNone {
+			m.input, cmd = m.input.Update(msg)
+			m.promptChanged()
+		}
+	case consoleTickMsg:
+		m.ticking = false
+		cmd = m.maybePoll()
+	case ConnState:
+		cmd = m.connState(msg)
+	case WelcomeMsg:
+		cmd = m.welcome(msg)
+	case TalkgroupsMsg:
+		if msg.Reason != "" {
+			m.logf("talkgroups changed: %s", msg.Reason)
+		}
+		cmd = m.setTalkgroups(msg.Talkgroups)
+	case FloorMsg:
+		m.floorEvent(msg.Event)
+	case FloorResultMsg:
+		m.floorResult(msg)
+	case PTTEndedMsg:
+		m.pttEnded(msg)
+	case TalkerMsg:
+		m.talkerMsg(msg)
+	case KeyState:
+		if r := m.tgIdx[msg.Talkgroup]; r != nil {
+			r.key, r.keyed = msg, true
+		}
+	case AudioStatus:
+		m.audio = msg
+		if msg.Why != "" {
+			m.logf("audio: %s", msg.Why)
+		}
+	case TxLevel:
+		m.level = msg.Level
+	case EventMsg:
+		m.logf("%s", msg.Text)
+	case RecallMsg:
+		m.recall(msg)
+	case UnitsMsg:
+		m.unitsMsg(msg)
+	case NearestMsg:
+		m.nearestMsg(msg)
+	case EmergenciesMsg:
+		cmd = m.emergenciesMsg(msg)
+	case AlarmMsg:
+		cmd = m.alarm(msg.Alarm)
+	case UnitStatusMsg:
+		m.unitStatus(msg.Status)
+	case TextMsg:
+		cmd = m.textMsg(msg.Message)
+	case ReceiptMsg:
+		r := msg.Receipt
+		m.logf("message %d delivered to %s", r.GetId(), who(r.GetUnit(), r.GetAlias()))
+	case ActionResult:
+		cmd = m.actionResult(msg)
+	}
+	return m, tea.Batch(cmd, m.tick())
+}
+
+type consoleTickMsg time.Time
+
+// tick keeps one clock tick pending while the console runs.
+func (m *ConsoleModel) tick() tea.Cmd {
+	if m.ticking || m.quitting {
+		return nil
+	}
+	m.ticking = true
+	if m.tickCmd != nil {
+		return m.tickCmd()
+	}
+	return tea.Tick(consoleTick, func(t time.Time) tea.Msg { return consoleTickMsg(t) })
+}
+
+// maybePoll refreshes the unit roster every Poll while connected.
+func (m *ConsoleModel) maybePoll() tea.Cmd {
+	if !m.conn.Up || m.polling || m.now().Sub(m.lastPoll) < m.cfg.Poll {
+		return nil
+	}
+	return m.poll()
+}
+
+func (m *ConsoleModel) poll() tea.Cmd {
+	m.polling, m.lastPoll = true, m.now()
+	return m.act(ActQueryUnits{})
+}
+
+// act returns the command that performs a.
+func (m *ConsoleModel) act(a Action) tea.Cmd { return call(m.cfg.Act, a) }
+
+// do performs an action the dispatcher asked for, with a line in the log.
+func (m *ConsoleModel) do(a Action) tea.Cmd {
+	if m.connKnown && !m.conn.Up {
+		m.logf("cannot %s: not connected to the relay", a.Describe())
+		return nil
+	}
+	m.logf("%s ...", a.Describe())
+	return m.act(a)
+}
+
+func (m *ConsoleModel) connState(msg ConnState) tea.Cmd {
+	was := m.conn.Up && m.connKnown
+	m.conn, m.connKnown = msg, true
+	if !msg.Up {
+		if was || msg.Fatal {
+			m.logf("disconnected: %s", msg.Err)
+		}
+		if m.active() {
+			m.phase, m.reason = phaseFailed, "the connection to the relay was lost"
+		}
+		for _, r := range m.tgs {
+			r.talker, r.hearing = nil, false
+		}
+		return nil
+	}
+	m.logf("connected to the relay")
+	m.polling = false
+	return tea.Batch(m.poll(), m.act(ActEmergencies{}))
+}
+
+func (m *ConsoleModel) welcome(msg WelcomeMsg) tea.Cmd {
+	if msg.Alias != "" {
+		m.alias = msg.Alias
+	}
+	if msg.MaxTalk > 0 {
+		m.maxTalk = msg.MaxTalk
+	}
+	return m.setTalkgroups(msg.Talkgroups)
+}
+
+// setTalkgroups makes the rows match the talkgroups the console may use,
+// keeping what the dispatcher set on those that stay. New talkgroups are
+// monitored at normal volume.
+func (m *ConsoleModel) setTalkgroups(tgs []Talkgroup) tea.Cmd {
+	var cmds []tea.Cmd
+	rows := make([]*tgRow, 0, len(tgs))
+	idx := make(map[uint32]*tgRow, len(tgs))
+	for _, tg := range tgs {
+		if _, dup := idx[tg.ID]; dup {
+			continue
+		}
+		r := m.tgIdx[tg.ID]
+		if r == nil {
+			r = &tgRow{Talkgroup: tg, monitor: true, volume: volumeUnity}
+			cmds = append(cmds, m.setGain(r))
+		}
+		r.Name = cmp.Or(tg.Name, r.Name)
+		r.patch = patchMembers(r.Name)
+		rows = append(rows, r)
+		idx[tg.ID] = r
+	}
+	for id := range m.tgIdx {
+		if idx[id] == nil {
+			delete(m.multi, id)
+		}
+	}
+	// Talkgroups in ID order, patches after them.
+	slices.SortStableFunc(rows, func(a, b *tgRow) int {
+		if pa, pb := len(a.patch) > 0, len(b.patch) > 0; pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	cur := uint32(0)
+	if m.tgCur < len(m.tgs) {
+		cur = m.tgs[m.tgCur].ID
+	}
+	m.tgs, m.tgIdx, m.tgCur = rows, idx, 0
+	for i, r := range rows {
+		if r.ID == cur {
+			m.tgCur = i
+		}
+	}
+	if idx[m.txTG] == nil {
+		m.txTG = 0
+		for _, r := range rows {
+			if len(r.patch) == 0 {
+				m.txTG = r.ID
+				break
+			}
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// patchMembers reads the talkgroups of a patch from its name
+// ("patch:100,200"), or nil for a talkgroup that is not a patch.
+func patchMembers(name string) []uint32 {
+	rest, ok := strings.CutPrefix(name, "patch:")
+	if !ok {
+		return nil
+	}
+	var tgs []uint32
+	for _, f := range strings.Split(rest, ",") {
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil {
+			return nil
+		}
+		tgs = append(tgs, uint32(n))
+	}
+	return tgs
+}
+
+// patchesOf lists the patches a talkgroup is in.
+func (m *ConsoleModel) patchesOf(tg uint32) []uint32 {
+	var ps []uint32
+	for _, r := range m.tgs {
+		if slices.Contains(r.patch, tg) {
+			ps = append(ps, r.ID)
+		}
+	}
+	return ps
+}
+
+func (m *ConsoleModel) setGain(r *tgRow) tea.Cmd {
+	g := 0.0
+	if r.monitor {
+		g = float64(r.volume) / volumeUnity
+	}
+	return call(m.cfg.SetGain, TalkgroupGain{Talkgroup: r.ID, Gain: g})
+}
+
+func (m *ConsoleModel) floorEvent(fe *pb.FloorEvent) {
+	if fe == nil {
+		return
+	}
+	r := m.tgIdx[fe.Talkgroup]
+	mine := m.active() && (fe.Talkgroup == m.req.Talkgroup)
+	switch fe.Kind {
+	case pb.FloorEventKind_FLOOR_EVENT_TAKEN:
+		if r != nil {
+			r.talker = &talkerInfo{unit: fe.Talker, alias: fe.TalkerAlias, emergency: fe.Emergency != pb.Emergency_EMERGENCY_NONE, since: m.now()}
+			r.last, r.lastAt = who(fe.Talker, fe.TalkerAlias), m.now()
+		}
+		if fe.Talker == m.cfg.Unit {
+			if mine && m.phase != phaseOnAir {
+				m.onAir(0)
+			}
+			return
+		}
+		what := "talking"
+		if fe.Emergency != pb.Emergency_EMERGENCY_NONE {
+			what = "EMERGENCY CALL"
+		}
+		m.logf("tg %s: %s %s", m.tgName(fe.Talkgroup), who(fe.Talker, fe.TalkerAlias), what)
+	case pb.FloorEventKind_FLOOR_EVENT_IDLE, pb.FloorEventKind_FLOOR_EVENT_CALL_END:
+		if r != nil {
+			r.talker = nil
+		}
+	case pb.FloorEventKind_FLOOR_EVENT_GRANTED:
+		if mine && m.phase != phaseOnAir {
+			m.onAir(fe.MaxTalkMs)
+		}
+	case pb.FloorEventKind_FLOOR_EVENT_QUEUED:
+		if mine && m.phase != phaseOnAir {
+			m.phase, m.queuePos = phaseQueued, fe.Position
+		}
+	case pb.FloorEventKind_FLOOR_EVENT_DENIED:
+		if mine {
+			m.phase, m.reason = phaseDenied, causeText(fe.Cause, fe.Reason)
+			m.logf("floor denied on tg %s: %s", m.tgName(fe.Talkgroup), m.reason)
+		}
+	case pb.FloorEventKind_FLOOR_EVENT_REVOKED:
+		if mine {
+			m.phase, m.reason = phaseRevoked, causeText(fe.Cause, fe.Reason)
+			m.logf("floor revoked on tg %s: %s", m.tgName(fe.Talkgroup), m.reason)
+		}
+	}
+}
+
+func (m *ConsoleModel) onAir(maxMs uint32) {
+	m.phase, m.onAirSince, m.reason = phaseOnAir, m.now(), ""
+	m.onAirMax = m.maxTalk
+	if maxMs > 0 {
+		m.onAirMax = time.Duration(maxMs) * time.Millisecond
+	}
+	m.level = 0
+}
+
+func (m *ConsoleModel) floorResult(msg FloorResultMsg) {
+	if msg.Seq != m.seq || !m.active() {
+		return
+	}
+	if msg.Err != nil {
+		m.failPTT(msg.Err.Error())
+		return
+	}
+	r := msg.Result
+	if r == nil {
+		return
+	}
+	switch r.Status {
+	case pb.FloorStatus_FLOOR_GRANTED:
+		if m.phase != phaseOnAir {
+			m.onAir(r.MaxTalkMs)
+		}
+	case pb.FloorStatus_FLOOR_QUEUED:
+		if m.phase == phaseRequesting {
+			m.phase, m.queuePos = phaseQueued, r.Position
+			m.logf("tg %s busy: queued #%d", m.tgName(msg.Talkgroup), r.Position)
+		}
+	case pb.FloorStatus_FLOOR_DENIED:
+		m.phase, m.reason = phaseDenied, causeText(r.Cause, r.Reason)
+		m.logf("floor denied on tg %s: %s", m.tgName(msg.Talkgroup), m.reason)
+	}
+}
+
+func (m *ConsoleModel) pttEnded(msg PTTEndedMsg) {
+	if msg.Err != nil {
+		m.logf("transmission ended: %v", msg.Err)
+	} else if msg.Reason != "" {
+		m.logf("transmission ended: %s", msg.Reason)
+	}
+	if msg.Seq != m.seq || !m.active() {
+		return
+	}
+	m.phase = phaseIdle
+	if msg.Err != nil {
+		m.phase, m.reason = phaseFailed, msg.Err.Error()
+	}
+}
+
+func (m *ConsoleModel) failPTT(why string) {
+	m.phase, m.reason = phaseFailed, why
+	m.logf("cannot talk: %s", why)
+}
+
+func (m *ConsoleModel) talkerMsg(msg TalkerMsg) {
+	r := m.tgIdx[msg.Talkgroup]
+	if r == nil {
+		return
+	}
+	r.hearing = msg.Active
+	if msg.Active {
+		if r.talker == nil {
+			// Audio before (or without) the floor event.
+			r.talker = &talkerInfo{unit: msg.Unit, alias: msg.Alias, emergency: msg.Emergency, since: m.now()}
+		}
+		return
+	}
+	if msg.Heard > 0 {
+		lost := ""
+		if msg.Concealed > 0 {
+			lost = fmt.Sprintf(", %d lost frames concealed", msg.Concealed)
+		}
+		m.logf("tg %s: heard %s for %.1f s%s", m.tgName(msg.Talkgroup), who(msg.Unit, msg.Alias), msg.Heard.Seconds(), lost)
+	}
+}
+
+func (m *ConsoleModel) recall(msg RecallMsg) {
+	r := m.tgIdx[msg.Talkgroup]
+	if r == nil {
+		return
+	}
+	r.recalls = append(r.recalls, msg)
+	if over := len(r.recalls) - recallPerTalkgroup; over > 0 {
+		r.recalls = slices.Delete(r.recalls, 0, over)
+	}
+	if r.recSel > 0 {
+		// Keep the dispatcher's choice on the same transmission.
+		r.recSel = min(r.recSel+1, len(r.recalls)-1)
+	}
+}
+
+func (m *ConsoleModel) unitsMsg(msg UnitsMsg) {
+	m.polling = false
+	if msg.Err != nil {
+		if m.pollFailed == "" {
+			m.logf("unit list not refreshed: %v", msg.Err)
+		}
+		m.pollFailed = msg.Err.Error()
+		return
+	}
+	m.pollFailed = ""
+	units := make(map[uint32]*pb.UnitInfo, len(msg.Units))
+	for _, u := range msg.Units {
+		units[u.Unit] = u
+	}
+	m.units, m.unitsAt = units, cmp.Or(msg.At, m.now())
+	m.refilter()
+}
+
+func (m *ConsoleModel) nearestMsg(msg NearestMsg) {
+	if msg.Err != nil {
+		m.logf("nearest units: %v", msg.Err)
+		return
+	}
+	m.nearest = &msg
+	if len(msg.Units) == 0 {
+		m.logf("no available unit with a fresh position near %.5f,%.5f", msg.Lat, msg.Lon)
+	}
+}
+
+func (m *ConsoleModel) emergenciesMsg(msg EmergenciesMsg) tea.Cmd {
+	if msg.Err != nil {
+		m.logf("emergency list: %v", msg.Err)
+		return nil
+	}
+	var cmds []tea.Cmd
+	seen := make(map[uint32]bool)
+	for _, a := range msg.Alarms {
+		seen[a.Unit] = true
+		cmds = append(cmds, m.alarm(a))
+	}
+	for u := range m.alarms {
+		if !seen[u] {
+			delete(m.alarms, u)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// alarm takes an emergency alarm in: a new or raised-again one rings the
+// bell and centres the map on it.
+func (m *ConsoleModel) alarm(a *pb.EmergencyAlarm) tea.Cmd {
+	if a == nil {
+		return nil
+	}
+	old := m.alarms[a.Unit]
+	switch a.State {
+	case pb.EmergencyState_EMERGENCY_CLEARED:
+		delete(m.alarms, a.Unit)
+		m.logf("emergency of %s cleared by %s", who(a.Unit, a.Alias), who(a.By, a.ByAlias))
+		return nil
+	case pb.EmergencyState_EMERGENCY_ACKNOWLEDGED:
+		m.alarms[a.Unit] = a
+		if old == nil || old.State != a.State {
+			m.logf("emergency of %s acknowledged by %s", who(a.Unit, a.Alias), who(a.By, a.ByAlias))
+		}
+		return nil
+	}
+	m.alarms[a.Unit] = a
+	if old != nil && old.State == pb.EmergencyState_EMERGENCY_RAISED && old.RaisedMs == a.RaisedMs {
+		return nil
+	}
+	level := "EMERGENCY"
+	if a.Level == pb.Emergency_EMERGENCY_IMMINENT_PERIL {
+		level = "IMMINENT PERIL"
+	}
+	m.logf("%s: %s on tg %s at %s", level, who(a.Unit, a.Alias), m.tgName(a.Talkgroup), posText(a.Position, m.now()))
+	if p := a.Position; p != nil && !m.mapSet {
+		m.centre(p.Lat, p.Lon, who(a.Unit, a.Alias))
+	}
+	return tea.Raw("\a")
+}
+
+func (m *ConsoleModel) unitStatus(s *pb.UnitStatusEvent) {
+	if s == nil {
+		return
+	}
+	if u := m.units[s.Unit]; u != nil {
+		u.Status = s.Code
+		m.refilter()
+	}
+	m.logf("%s status %s", who(s.Unit, s.Alias), s.Code)
+}
+
+func (m *ConsoleModel) textMsg(t *pb.TextMessage) tea.Cmd {
+	if t == nil {
+		return nil
+	}
+	if t.Alert {
+		m.logf("CALL ALERT from %s", who(t.From, t.FromAlias))
+		return tea.Raw("\a")
+	}
+	m.logf("message from %s: %s", who(t.From, t.FromAlias), t.Text)
+	return nil
+}
+
+func (m *ConsoleModel) actionResult(r ActionResult) tea.Cmd {
+	if r.Err != nil {
+		m.logf("%s failed: %v", r.Action.Describe(), r.Err)
+		return nil
+	}
+	if r.Text != "" {
+		m.logf("%s", r.Text)
+	} else {
+		m.logf("done: %s", r.Action.Describe())
+	}
+	switch a := r.Action.(type) {
+	case ActStun, ActRevive, ActRegroup:
+		// Show the change at once rather than at the next poll.
+		return m.poll()
+	case ActAck, ActClear:
+		_ = a
+		return m.act(ActEmergencies{})
+	}
+	return nil
+}
+
+// centre puts the map's centre on a point.
+func (m *ConsoleModel) centre(lat, lon float64, label string) {
+	m.mapLat, m.mapLon, m.mapLabel, m.mapSet = lat, lon, label, true
+	m.mapMPC = 0
+	m.nearest = nil
+}
+
+// refilter recomputes the rows of the units table.
+func (m *ConsoleModel) refilter() {
+	var cur uint32
+	if m.unitCur < len(m.shown) {
+		cur = m.shown[m.unitCur].Unit
+	}
+	m.shown = m.shown[:0]
+	q := strings.ToLower(strings.TrimSpace(m.search))
+	for _, u := range m.units {
+		if !m.keep(u, q) {
+			continue
+		}
+		m.shown = append(m.shown, u)
+	}
+	slices.SortFunc(m.shown, func(a, b *pb.UnitInfo) int {
+		// Units in emergency first, then by ID.
+		ea, eb := m.alarms[a.Unit] != nil, m.alarms[b.Unit] != nil
+		if ea != eb {
+			if ea {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Unit, b.Unit)
+	})
+	m.unitCur = 0
+	for i, u := range m.shown {
+		if u.Unit == cur {
+			m.unitCur = i
+		}
+	}
+}
+
+func (m *ConsoleModel) keep(u *pb.UnitInfo, q string) bool {
+	switch m.filter {
+	case filterOnline:
+		if !u.Online {
+			return false
+		}
+	case filterAvailable:
+		if u.Status != "available" || !u.Online {
+			return false
+		}
+	case filterEmergency:
+		if m.alarms[u.Unit] == nil {
+			return false
+		}
+	case filterStunned:
+		if !u.Stunned {
+			return false
+		}
+	}
+	if q == "" {
+		return true
+	}
+	return strings.HasPrefix(strconv.FormatUint(uint64(u.Unit), 10), q) ||
+		strings.Contains(strings.ToLower(u.Alias), q) ||
+		strings.Contains(strings.ToLower(u.Status), q) ||
+		strings.Contains(strings.ToLower(u.Role), q)
+}
+
+func (m *ConsoleModel) logf(format string, args ...any) {
+	m.events = append(m.events, eventLine{at: m.now(), text: fmt.Sprintf(format, args...)})
+	if over := len(m.events) - m.cfg.Events; over > 0 {
+		m.events = slices.Delete(m.events, 0, over)
+	}
+	if m.logTop > 0 {
+		m.logTop++ // keep the scrolled-back view still
+	}
+}
+
+// tgName names a talkgroup briefly: "100 Patrol North".
+func (m *ConsoleModel) tgName(id uint32) string {
+	if r := m.tgIdx[id]; r != nil {
+		return tgLabel(r.Talkgroup)
+	}
+	return strconv.FormatUint(uint64(id), 10)
+}
+
+// selectedUnit returns the unit under the cursor in the units view.
+func (m *ConsoleModel) selectedUnit() *pb.UnitInfo {
+	if m.unitCur < len(m.shown) {
+		return m.shown[m.unitCur]
+	}
+	return nil
+}
+
+// topAlarm returns the alarm the banner's keys act on: the oldest raised
+// one, else the oldest acknowledged one.
+func (m *ConsoleModel) topAlarm() *pb.EmergencyAlarm {
+	var top *pb.EmergencyAlarm
+	for _, a := range m.sortedAlarms() {
+		if top == nil || (a.State == pb.EmergencyState_EMERGENCY_RAISED && top.State != pb.EmergencyState_EMERGENCY_RAISED) {
+			top = a
+		}
+	}
+	return top
+}
+
+// sortedAlarms lists the open alarms, oldest first.
+func (m *ConsoleModel) sortedAlarms() []*pb.EmergencyAlarm {
+	as := make([]*pb.EmergencyAlarm, 0, len(m.alarms))
+	for _, a := range m.alarms {
+		as = append(as, a)
+	}
+	slices.SortFunc(as, func(a, b *pb.EmergencyAlarm) int {
+		return cmp.Or(cmp.Compare(a.RaisedMs, b.RaisedMs), cmp.Compare(a.Unit, b.Unit))
+	})
+	return as
+}
+
+// posText describes a position and its age.
+func posText(p *pb.Position, now time.Time) string {
+	if p == nil {
+		return "no known location"
+	}
+	s := fmt.Sprintf("%.5f,%.5f", p.Lat, p.Lon)
+	if p.TimeMs > 0 {
+		s += " (" + age(now.Sub(time.UnixMilli(p.TimeMs))) + " ago)"
+	}
+	return s
+}
+
+// age says how long ago, briefly: "4s", "12m", "3h", "2d".
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// parseLatLon reads "lat,lon".
+func parseLatLon(s string) (lat, lon float64, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want LAT,LON, e.g. 52.52,13.405", s)
+	}
+	if lat, err = strconv.ParseFloat(strings.TrimSpace(a), 64); err != nil || math.Abs(lat) > 90 || math.IsNaN(lat) {
+		return 0, 0, fmt.Errorf("%q: latitude must be a number from -90 to 90", a)
+	}
+	if lon, err = strconv.ParseFloat(strings.TrimSpace(b), 64); err != nil || math.Abs(lon) > 180 || math.IsNaN(lon) {
+		return 0, 0, fmt.Errorf("%q: longitude must be a number from -180 to 180", b)
+	}
+	return lat, lon, nil
+}
+
+// parseTalkgroups reads "100,200" or "100 200".
+func parseTalkgroups(s string) ([]uint32, error) {
+	var tgs []uint32
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '+' }) {
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("%q is not a talkgroup number (1-65535)", f)
+		}
+		if !slices.Contains(tgs, uint32(n)) {
+			tgs = append(tgs, uint32(n))
+		}
+	}
+	return tgs, nil
+}
