@@ -61,8 +61,8 @@ const minCut = 3
 //     corner when the window has room (markers cover them);
 //   - labels, one blank cell to the right of a marker, or to its left if
 //     there is no room, never touching another marker or label: a label
-//     that does not fit whole is cut, and dropped if even minCut runes do
-//     not fit. Emergencies are labelled first, then ordinary points, then
+//     that does not fit whole is cut ("Alph…"), and dropped if fewer than
+//     three of its runes would show. Emergencies are labelled first, then ordinary points, then
 //     dim ones, each in the order of pts. Cells holding a count have no
 //     label.
 //
@@ -73,9 +73,6 @@ func Render(v View, pts []Point) []string {
 		return nil
 	}
 	m := &canvas{w: w, h: h, cx: w / 2, cy: h / 2, cells: make([]cell, w*h)}
-	for i := range m.cells {
-		m.cells[i].r = ' '
-	}
 	mpc := v.MetresPerCell
 	scaled := mpc > 0 && !math.IsInf(mpc, 1)
 
@@ -90,6 +87,7 @@ func Render(v View, pts []Point) []string {
 
 	proj, ok := newProjection(v.Lat, v.Lon)
 	if ok && scaled {
+		m.spots = make([]spot, 0, min(len(pts), w*h)+8)
 		m.drawPoints(proj, mpc, pts)
 		m.drawLabels(v, pts)
 	}
@@ -106,7 +104,8 @@ const (
 	kindBlock          // marker, arrow, centre, north sign or scale
 )
 
-// Cell priorities: a drawing replaces a cell only with a higher priority.
+// Cell priorities, lowest first: an emergency's arrow replaces anything
+// below priEmergArrow; an ordinary arrow only takes a free cell.
 const (
 	priNone = iota // blank, decoration, label
 	priArrow
@@ -116,12 +115,11 @@ const (
 )
 
 type cell struct {
-	r    rune
+	r    rune  // 0 is blank
 	spot int32 // 1 + index into canvas.spots of what is drawn here, 0 none
 	st   style
 	kind cellKind
 	pri  uint8
-	_    uint8
 }
 
 // spot is one drawn marker or arrow that may get a label.
@@ -349,24 +347,24 @@ func (m *canvas) placeLabel(idx int, text []rune, st style) {
 	line := m.cells[row*m.w : (row+1)*m.w]
 	open := func(k cellKind) bool { return k == kindFree || k == kindGap }
 
-	// room counts free cells from start in direction step, keeping one
-	// blank before whatever stops the run (unless it is already a gap or
-	// the edge).
-	room := func(gap, step int) int {
+	// room counts free cells, up to limit, from one past gap in direction
+	// step, keeping one blank before whatever stops the run (unless it is
+	// already a gap, or the edge).
+	room := func(gap, step, limit int) int {
 		if gap < 0 || gap >= m.w || !open(line[gap].kind) {
 			return 0
 		}
 		n, i := 0, gap+step
-		for i >= 0 && i < m.w && line[i].kind == kindFree {
+		for n < limit && i >= 0 && i < m.w && line[i].kind == kindFree {
 			n++
 			i += step
 		}
-		if i >= 0 && i < m.w && line[i].kind != kindGap && n > 0 {
+		if n > 0 && i >= 0 && i < m.w && !open(line[i].kind) {
 			n--
 		}
 		return n
 	}
-	right, left := room(col+1, 1), room(col-1, -1)
+	right, left := room(col+1, 1, len(text)), room(col-1, -1, len(text))
 
 	n, cut := len(text), false
 	step := 1
@@ -418,7 +416,9 @@ func (m *canvas) lines() []string {
 				b.WriteString(sgr[c.st].open)
 				cur = c.st
 			}
-			if c.r < 0x80 {
+			if c.r == 0 {
+				b.WriteByte(' ')
+			} else if c.r < 0x80 {
 				b.WriteByte(byte(c.r))
 			} else {
 				b.WriteRune(c.r)
