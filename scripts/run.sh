@@ -25,6 +25,10 @@ Identity files of the demo units are in $DATA/units/.
 
 Connect a unit and watch its talkgroups (in another terminal):
   $BIN/varta check --identity $DATA/units/p102.pem --for 60s
+Open the dispatcher's console (talkgroups, units, map, emergencies; ? lists the keys):
+  $BIN/varta console --identity $DATA/units/dispatch1.pem
+Talk from a handheld (space talks, ? lists the keys):
+  $BIN/varta radio --identity $DATA/units/p101.pem
 Enrol another unit while the relay runs:
   $VARTAD unit add --data $DATA --id 104 --alias P-104 --role officer --talkgroups 100 --out $DATA/units/p104.pem
 List units:  $VARTAD unit list --data $DATA
