@@ -140,3 +140,23 @@ func TestConfigBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestMouthToEar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time voice through the codec and a relay")
+	}
+	r, err := MouthToEar(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	t.Log("\n" + buf.String())
+	if r.Found != r.Markers || r.Found == 0 {
+		t.Errorf("found %d of %d markers in the played audio", r.Found, r.Markers)
+	}
+	// The delay can only be positive: a marker cannot play before it is spoken.
+	if r.MouthToEarMs.Min <= r.FrameMs {
+		t.Errorf("mouth-to-ear minimum %.1f ms is under one frame", r.MouthToEarMs.Min)
+	}
+}

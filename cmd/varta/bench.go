@@ -31,12 +31,25 @@ func cmdBench(args []string, out io.Writer) error {
 	inProcess := fs.Bool("in-process", false, "run the relay inside this process (CPU and memory then include the load generator's)")
 	cpuProfile := fs.String("relay-cpuprofile", "", "write the vartad child's CPU profile to this file (`go tool pprof -top FILE`)")
 	memProfile := fs.String("relay-memprofile", "", "write the vartad child's heap profile, with every unit connected, to this file")
+	ear := fs.Bool("mouth-to-ear", false, "measure mouth-to-ear delay instead (real Opus codec, in-process relay, jitter buffer; about 5 s)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	if *ear {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		r, err := bench.MouthToEar(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return r.WriteJSON(out)
+		}
+		return r.WriteTable(out)
 	}
 	cfg := bench.Config{Units: *units, Talkgroups: *tgs, Listeners: *listeners, Talkers: *talkers, Duration: *dur, Burst: *burst}
 	var note string
