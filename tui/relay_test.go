@@ -134,12 +134,18 @@ func (r *testRelay) waitKeys(t *testing.T, tg uint16, cr *client.Crypto, fetch *
 // over each transmission.
 func (r *testRelay) listener(t *testing.T, id uint32, alias string) (<-chan radio.Transmission, *client.Crypto) {
 	t.Helper()
-	lid := r.enrol(id, alias, store.RoleOfficer, 100)
+	return r.listenerOn(t, id, alias, 100)
+}
+
+// listenerOn is listener on talkgroup tg.
+func (r *testRelay) listenerOn(t *testing.T, id uint32, alias string, tg uint16) (<-chan radio.Transmission, *client.Crypto) {
+	t.Helper()
+	lid := r.enrol(id, alias, store.RoleOfficer, tg)
 	lcr, err := client.NewCrypto(lid, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: lid, Addr: r.addr}, Talkgroups: []uint32{100}, Crypto: lcr, RetryMin: 50 * time.Millisecond})
+	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: lid, Addr: r.addr}, Talkgroups: []uint32{uint32(tg)}, Crypto: lcr, RetryMin: 50 * time.Millisecond})
 	got := make(chan radio.Transmission, 4)
 	rx := radio.NewReceiver(radio.ReceiverConfig{Crypto: lcr, OnTransmission: func(tx radio.Transmission) { got <- tx },
 		Jitter: codec.JitterConfig{StartDepth: 200 * time.Millisecond, MinDepth: 200 * time.Millisecond, MaxDepth: 400 * time.Millisecond, NoTrim: true}})
@@ -165,7 +171,7 @@ func (r *testRelay) listener(t *testing.T, id uint32, alias string) (<-chan radi
 	case <-time.After(waitLimit):
 		t.Fatal("listener did not connect")
 	}
-	r.waitKeys(t, 100, lcr, nil)
+	r.waitKeys(t, tg, lcr, nil)
 	return got, lcr
 }
 
@@ -174,8 +180,9 @@ func (r *testRelay) listener(t *testing.T, id uint32, alias string) (<-chan radi
 type msgWatch struct {
 	mu    sync.Mutex
 	msgs  []tea.Msg
-	model *RadioModel
-	seen  chan struct{}
+	model   *RadioModel
+	console *ConsoleModel
+	seen    chan struct{}
 }
 
 func newMsgWatch() *msgWatch { return &msgWatch{seen: make(chan struct{}, 1)} }
@@ -183,8 +190,11 @@ func newMsgWatch() *msgWatch { return &msgWatch{seen: make(chan struct{}, 1)} }
 func (w *msgWatch) filter(m tea.Model, msg tea.Msg) tea.Msg {
 	w.mu.Lock()
 	w.msgs = append(w.msgs, msg)
-	if rm, ok := m.(*RadioModel); ok {
-		w.model = rm
+	switch m := m.(type) {
+	case *RadioModel:
+		w.model = m
+	case *ConsoleModel:
+		w.console = m
 	}
 	w.mu.Unlock()
 	select {
