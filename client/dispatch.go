@@ -71,6 +71,31 @@ func (c *Client) QueryUnits(ctx context.Context, q *pb.QueryUnits) ([]*pb.UnitIn
 	return nil, errors.New("client: unexpected reply to QueryUnits")
 }
 
+// AllUnits lists every unit, in unit ID order, fetching the pages the
+// relay sends (dispatchers).
+func (c *Client) AllUnits(ctx context.Context, availableOnly bool) ([]*pb.UnitInfo, error) {
+	var all []*pb.UnitInfo
+	after := uint32(0)
+	for {
+		reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: &pb.QueryUnits{After: after, AvailableOnly: availableOnly}}})
+		if err != nil {
+			return nil, err
+		}
+		ul := reply.GetUnitList()
+		if ul == nil {
+			return nil, errors.New("client: unexpected reply to QueryUnits")
+		}
+		all = append(all, ul.Units...)
+		if ul.Next == 0 {
+			return all, nil
+		}
+		if ul.Next <= after {
+			return nil, errors.New("client: the relay's unit list does not advance")
+		}
+		after = ul.Next
+	}
+}
+
 // UnitAction stuns or revives a unit (dispatchers).
 func (c *Client) UnitAction(ctx context.Context, unit uint32, kind pb.UnitActionKind) error {
 	return c.ack(ctx, &pb.Envelope{Body: &pb.Envelope_UnitAction{UnitAction: &pb.UnitAction{Unit: unit, Kind: kind}}})

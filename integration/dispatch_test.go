@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -636,4 +637,45 @@ func TestBroadcastCall(t *testing.T) {
 	if res := request(t, b, 100, 0, pb.Emergency_EMERGENCY_EMERGENCY); res.Status != pb.FloorStatus_FLOOR_GRANTED {
 		t.Fatalf("emergency during a broadcast: %v %q", res.Status, res.Reason)
 	}
+}
+
+// A list of every unit comes in pages that each fit a control message: a
+// dispatcher gets all of 1,500 units, in ID order, each once.
+func TestUnitListPages(t *testing.T) {
+	r := startRelay(t, nil)
+	d := r.dispatcher(t, 900, "DISPATCH-1", 100)
+	const n = 1500
+	for i := range n {
+		id := uint32(2000 + i)
+		if err := r.srv.AddUnit(store.Unit{ID: id, Alias: fmt.Sprintf("Patrol-Unit-%05d", id), Role: store.RoleOfficer}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := d.QueryUnits(ctxT(t), &pb.QueryUnits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) == 0 || len(first) >= n {
+		t.Fatalf("first page has %d units; want a page, not all %d", len(first), n)
+	}
+	all, err := d.AllUnits(ctxT(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[uint32]bool)
+	for i, u := range all {
+		if i > 0 && u.Unit <= all[i-1].Unit {
+			t.Fatalf("unit %d after %d: not in ID order", u.Unit, all[i-1].Unit)
+		}
+		seen[u.Unit] = true
+	}
+	for i := range n {
+		if !seen[uint32(2000+i)] {
+			t.Fatalf("unit %d missing from %d listed", 2000+i, len(all))
+		}
+	}
+	if !seen[900] {
+		t.Fatal("the dispatcher itself is not listed")
+	}
+	t.Logf("%d units in pages of %d", len(all), len(first))
 }

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
@@ -299,12 +302,17 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		if err != nil {
 			return nil, err
 		}
+		size := 0
 		for _, p := range inside {
 			u, ok := byID[p.Unit]
 			if !ok || (req.AvailableOnly && status(u.ID) != "available") {
 				continue
 			}
-			out.Units = append(out.Units, info(u))
+			ui := info(u)
+			if size += proto.Size(ui) + 4; size > unitPageBytes {
+				break // one page at most: a smaller box lists the rest
+			}
+			out.Units = append(out.Units, ui)
 			if req.Count > 0 && len(out.Units) == int(req.Count) {
 				break
 			}
@@ -333,17 +341,31 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		}
 		return out, nil
 	}
+	// All units, in pages that each fit a control message.
+	slices.SortFunc(units, func(a, b store.Unit) int { return cmp.Compare(a.ID, b.ID) })
+	size := 0
 	for _, u := range units {
-		if req.AvailableOnly && status(u.ID) != "available" {
+		if u.ID <= req.After || (req.AvailableOnly && status(u.ID) != "available") {
 			continue
 		}
-		out.Units = append(out.Units, info(u))
+		ui := info(u)
+		n := proto.Size(ui) + 4 // field tag and length
+		if size+n > unitPageBytes && len(out.Units) > 0 {
+			out.Next = out.Units[len(out.Units)-1].Unit
+			break
+		}
+		out.Units = append(out.Units, ui)
+		size += n
 		if req.Count > 0 && len(out.Units) == int(req.Count) {
 			break
 		}
 	}
 	return out, nil
 }
+
+// unitPageBytes bounds one page of a unit list, well inside a control
+// message.
+const unitPageBytes = 48 << 10
 
 // unitAction stuns, revives or radio-checks a unit. A radio check answers
 // later (from its own goroutine), so it returns reply == false.

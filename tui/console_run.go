@@ -279,7 +279,7 @@ func perform(ctx context.Context, c *client.Client, err error, a Action) tea.Msg
 	}
 	switch a := a.(type) {
 	case ActQueryUnits:
-		us, err := c.QueryUnits(ctx, &pb.QueryUnits{})
+		us, err := c.AllUnits(ctx, false)
 		return UnitsMsg{Units: us, At: time.Now(), Err: err}
 	case ActNearest:
 		us, err := c.QueryUnits(ctx, &pb.QueryUnits{Near: true, Lat: a.Lat, Lon: a.Lon, Count: uint32(a.Count), AvailableOnly: true})

@@ -152,7 +152,13 @@ func (d dispatcher) units(ctx context.Context, args []string) error {
 		}
 		q.Near, q.Lat, q.Lon = true, fix.Lat, fix.Lon
 	}
-	units, err := d.c.QueryUnits(ctx, q)
+	var units []*pb.UnitInfo
+	var err error
+	if q.Near || q.Area != nil {
+		units, err = d.c.QueryUnits(ctx, q)
+	} else if units, err = d.c.AllUnits(ctx, q.AvailableOnly); q.Count > 0 && len(units) > int(q.Count) {
+		units = units[:q.Count]
+	}
 	if err != nil {
 		return err
 	}
@@ -184,7 +190,7 @@ func (d dispatcher) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	units, err := d.c.QueryUnits(ctx, &pb.QueryUnits{})
+	units, err := d.c.QueryUnits(ctx, &pb.QueryUnits{After: unit - 1, Count: 1})
 	if err != nil {
 		return err
 	}

@@ -3433,7 +3433,9 @@ func (x *Emergencies) GetAlarms() []*EmergencyAlarm {
 }
 
 // QueryUnits (dispatchers and commanders) lists units: all of them, or the
-// nearest to a point. Reply: UnitList.
+// nearest to a point. Reply: UnitList. A list of all units comes in pages in
+// unit ID order, each small enough for one message: ask again with after set
+// to the reply's next until next is 0.
 type QueryUnits struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Near          bool                   `protobuf:"varint,1,opt,name=near,proto3" json:"near,omitempty"` // rank by distance from lat/lon
@@ -3441,7 +3443,8 @@ type QueryUnits struct {
 	Lon           float64                `protobuf:"fixed64,3,opt,name=lon,proto3" json:"lon,omitempty"`
 	Count         uint32                 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`                                      // at most this many (default 10 with near, all otherwise)
 	AvailableOnly bool                   `protobuf:"varint,5,opt,name=available_only,json=availableOnly,proto3" json:"available_only,omitempty"` // only units whose status is available
-	Area          *Area                  `protobuf:"bytes,6,opt,name=area,proto3" json:"area,omitempty"`                                         // only units with a fresh position inside this box
+	Area          *Area                  `protobuf:"bytes,6,opt,name=area,proto3" json:"area,omitempty"`                                         // only units with a fresh position inside this box (one page at most)
+	After         uint32                 `protobuf:"varint,7,opt,name=after,proto3" json:"after,omitempty"`                                      // listing all units: start after this unit ID
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3516,6 +3519,13 @@ func (x *QueryUnits) GetArea() *Area {
 		return x.Area
 	}
 	return nil
+}
+
+func (x *QueryUnits) GetAfter() uint32 {
+	if x != nil {
+		return x.After
+	}
+	return 0
 }
 
 // Area is a latitude/longitude box; min_lon > max_lon crosses the
@@ -3707,6 +3717,7 @@ func (x *UnitInfo) GetStunned() bool {
 type UnitList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Units         []*UnitInfo            `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	Next          uint32                 `protobuf:"varint,2,opt,name=next,proto3" json:"next,omitempty"` // more units follow: ask with after = next; 0 at the end
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3746,6 +3757,13 @@ func (x *UnitList) GetUnits() []*UnitInfo {
 		return x.Units
 	}
 	return nil
+}
+
+func (x *UnitList) GetNext() uint32 {
+	if x != nil {
+		return x.Next
+	}
+	return 0
 }
 
 // UnitAction (dispatchers and commanders). Reply: Ack, or RadioCheckResult.
@@ -4876,7 +4894,7 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.varta.v1.EmergencyActionKindR\x04kind\"\x11\n" +
 	"\x0fListEmergencies\"?\n" +
 	"\vEmergencies\x120\n" +
-	"\x06alarms\x18\x01 \x03(\v2\x18.varta.v1.EmergencyAlarmR\x06alarms\"\xa5\x01\n" +
+	"\x06alarms\x18\x01 \x03(\v2\x18.varta.v1.EmergencyAlarmR\x06alarms\"\xbb\x01\n" +
 	"\n" +
 	"QueryUnits\x12\x12\n" +
 	"\x04near\x18\x01 \x01(\bR\x04near\x12\x10\n" +
@@ -4884,7 +4902,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x03lon\x18\x03 \x01(\x01R\x03lon\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\rR\x05count\x12%\n" +
 	"\x0eavailable_only\x18\x05 \x01(\bR\ravailableOnly\x12\"\n" +
-	"\x04area\x18\x06 \x01(\v2\x0e.varta.v1.AreaR\x04area\"j\n" +
+	"\x04area\x18\x06 \x01(\v2\x0e.varta.v1.AreaR\x04area\x12\x14\n" +
+	"\x05after\x18\a \x01(\rR\x05after\"j\n" +
 	"\x04Area\x12\x17\n" +
 	"\amin_lat\x18\x01 \x01(\x01R\x06minLat\x12\x17\n" +
 	"\amin_lon\x18\x02 \x01(\x01R\x06minLon\x12\x17\n" +
@@ -4904,9 +4923,10 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"distance_m\x18\b \x01(\x01R\tdistanceM\x12\"\n" +
 	"\rlast_heard_ms\x18\t \x01(\x03R\vlastHeardMs\x12\x18\n" +
 	"\astunned\x18\n" +
-	" \x01(\bR\astunned\"4\n" +
+	" \x01(\bR\astunned\"H\n" +
 	"\bUnitList\x12(\n" +
-	"\x05units\x18\x01 \x03(\v2\x12.varta.v1.UnitInfoR\x05units\"N\n" +
+	"\x05units\x18\x01 \x03(\v2\x12.varta.v1.UnitInfoR\x05units\x12\x12\n" +
+	"\x04next\x18\x02 \x01(\rR\x04next\"N\n" +
 	"\n" +
 	"UnitAction\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\rR\x04unit\x12,\n" +
