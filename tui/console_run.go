@@ -188,54 +188,7 @@ func RunConsole(ctx context.Context, run ConsoleRun) error {
 	p := tea.NewProgram(model, append(opts, run.ProgramOptions...)...)
 	out.offer(dev.status)
 
-	var wg sync.WaitGroup
-	var linkErr error
-	wg.Go(func() {
-		linkErr = link.Run(rctx)
-		if linkErr != nil {
-			out.offer(ConnState{Err: explainLink(linkErr), Fatal: true})
-		}
-	})
-	wg.Go(func() { out.forward(rctx, p) })
-	wg.Go(func() { rx.run(rctx) })
-	wg.Go(func() {
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case d := <-link.Voice():
-				rx.datagram(d, time.Now())
-			}
-		}
-	})
-	wg.Go(func() {
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case env := <-link.Events():
-				if fe := env.GetFloorEvent(); fe != nil {
-					tk.event(fe)
-					rx.event(fe)
-				}
-				if m := consoleEvent(env, cr); m != nil {
-					out.put(rctx, m)
-				}
-			}
-		}
-	})
-
-	_, perr := p.Run()
-	tk.close()
-	cancel()
-	wg.Wait()
-	switch {
-	case linkErr != nil:
-		return linkErr
-	case errors.Is(perr, tea.ErrProgramKilled) && ctx.Err() != nil, errors.Is(perr, tea.ErrInterrupted):
-		return nil
-	}
-	return perr
+	return runScreen(ctx, rctx, cancel, p, link, out, rx, tk, func(env *pb.Envelope) tea.Msg { return consoleEvent(env, cr) })
 }
 
 // consoleEvent turns a relay event into a message for the console, or nil.

@@ -181,6 +181,15 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 	out.offer(dev.status)
 	keyStates(run.Talkgroups)
 
+	return runScreen(ctx, rctx, cancel, p, link, out, rx, tk, func(env *pb.Envelope) tea.Msg { return eventMsg(env, cr) })
+}
+
+// runScreen runs the program p beside what every screen with a link
+// needs: the link itself (a refusal ends the program), the outbox, the
+// playout clock, and the voice and event pumps; conv turns relay events
+// into messages for the screen. rctx is the loops' context and cancel ends
+// it. It returns nil when the person quits, and the relay's refusal.
+func runScreen(ctx, rctx context.Context, cancel context.CancelFunc, p *tea.Program, link *client.Link, out *outbox, rx *liveRx, tk *talker, conv func(*pb.Envelope) tea.Msg) error {
 	var wg sync.WaitGroup
 	var linkErr error
 	wg.Go(func() {
@@ -212,7 +221,7 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 					tk.event(fe)
 					rx.event(fe)
 				}
-				if m := eventMsg(env, cr); m != nil {
+				if m := conv(env); m != nil {
 					out.put(rctx, m)
 				}
 			}
