@@ -112,8 +112,7 @@ func (r *relay) rss() int64 {
 // prepareAgency creates an agency in dir (CA, relay identity) with
 // talkgroups firstTG.. and the units enrolled directly in the store, before
 // any relay runs: issuing is spread over the cores, and the store is written
-// by this process alone. It returns the units' identities in the order of
-// specs.
+// by this process alone. It sets each unit's ident.
 func prepareAgency(ctx context.Context, dir string, talkgroups int, units []*unit) error {
 	if _, err := agency.Init(dir, "Varta Bench", "127.0.0.1:7700", []string{"127.0.0.1", "localhost"}); err != nil {
 		return err
