@@ -389,12 +389,7 @@ func (m *ConsoleModel) mapShown() tea.Cmd {
 }
 
 func (m *ConsoleModel) mapKey(s string) tea.Cmd {
-	step := func() float64 {
-		if m.mapMPC > 0 {
-			return m.mapMPC
-		}
-		return 100
-	}
+	step := func() float64 { return m.mapScale() } // a pan moves 10 cells
 	switch s {
 	case "/", "L":
 		m.openPrompt(promptLocation, 0, "centre on LAT,LON: ", "")
@@ -405,9 +400,11 @@ func (m *ConsoleModel) mapKey(s string) tea.Cmd {
 	case "f":
 		m.mapMPC = 0
 	case "left", "h", "right", "l", "up", "k", "down", "j":
-		if !m.mapSet {
+		// Panning keeps the centre where the dispatcher moved it.
+		if !m.autoCentre() {
 			return nil
 		}
+		m.mapSet = true
 		d := step() * 10
 		dx, dy := 0.0, 0.0
 		switch s {
@@ -427,6 +424,8 @@ func (m *ConsoleModel) mapKey(s string) tea.Cmd {
 		}
 	case "n":
 		m.nearest = nil
+		// The nearest units to the centre shown, which stays.
+		m.mapSet = m.autoCentre()
 		return m.mapShown()
 	}
 	return nil

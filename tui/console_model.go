@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -285,8 +286,10 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.nearestMsg(msg)
 	case EmergenciesMsg:
 		cmd = m.emergenciesMsg(msg)
+		m.refilter() // units in emergency first, and the emergency filter
 	case AlarmMsg:
 		cmd = m.alarm(msg.Alarm)
+		m.refilter()
 	case UnitStatusMsg:
 		m.unitStatus(msg.Status)
 	case TextMsg:
@@ -802,7 +805,15 @@ func (m *ConsoleModel) keep(u *pb.UnitInfo, q string) bool {
 }
 
 func (m *ConsoleModel) logf(format string, args ...any) {
-	m.events = append(m.events, eventLine{at: m.now(), text: fmt.Sprintf(format, args...)})
+	// A radio's text may hold newlines or escape sequences: each would
+	// break the screen's layout or reach the terminal.
+	text := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, fmt.Sprintf(format, args...))
+	m.events = append(m.events, eventLine{at: m.now(), text: text})
 	if over := len(m.events) - m.cfg.Events; over > 0 {
 		m.events = slices.Delete(m.events, 0, over)
 	}

@@ -578,20 +578,30 @@ func (m *ConsoleModel) mapSize() (w, h int) {
 	return bw - side, m.bodyHeight() - 1
 }
 
-func (m *ConsoleModel) mapBody(w, h int) []string {
-	if !m.mapSet {
-		// Centre on the first emergency or unit with a position.
-		if pts := m.mapPoints(); len(pts) > 0 {
-			m.mapLat, m.mapLon = pts[0].Lat, pts[0].Lon
-			for _, p := range pts {
-				if p.Emergency {
-					m.mapLat, m.mapLon = p.Lat, p.Lon
-					break
-				}
-			}
-		} else {
-			return []string{"", "  No unit has reported a location yet.", "  Press / to centre the map on a LAT,LON."}
+// autoCentre centres the map on the first emergency or unit with a
+// position until the dispatcher chooses a centre. It reports whether the
+// map has a centre.
+func (m *ConsoleModel) autoCentre() bool {
+	if m.mapSet {
+		return true
+	}
+	pts := m.mapPoints()
+	if len(pts) == 0 {
+		return false
+	}
+	m.mapLat, m.mapLon = pts[0].Lat, pts[0].Lon
+	for _, p := range pts {
+		if p.Emergency {
+			m.mapLat, m.mapLon = p.Lat, p.Lon
+			break
 		}
+	}
+	return true
+}
+
+func (m *ConsoleModel) mapBody(w, h int) []string {
+	if !m.autoCentre() {
+		return []string{"", "  No unit has reported a location yet.", "  Press / to centre the map on a LAT,LON."}
 	}
 	mw, mh := m.mapSize()
 	mpc := m.mapScale()
