@@ -39,9 +39,19 @@ func (m *ConsoleModel) keyPress(msg tea.KeyPressMsg) tea.Cmd {
 		return m.do(p.act)
 	}
 	if m.help {
-		if s == "?" || s == "esc" || s == "q" {
+		switch s {
+		case "?", "esc", "q":
 			m.help = false
+		case "down", "j":
+			m.helpTop++
+		case "pgdown", "end":
+			m.helpTop += m.pageRows()
+		case "up", "k":
+			m.helpTop--
+		case "pgup", "home":
+			m.helpTop -= m.pageRows()
 		}
+		m.helpTop = max(min(m.helpTop, len(consoleHelp)-m.bodyHeight()+1), 0)
 		return nil
 	}
 	switch s {
@@ -49,7 +59,7 @@ func (m *ConsoleModel) keyPress(msg tea.KeyPressMsg) tea.Cmd {
 		m.confirm = &pending{question: "Quit the console?", quit: true}
 		return nil
 	case "?", "f1":
-		m.help = true
+		m.help, m.helpTop = true, 0
 		return nil
 	case "1", "f2":
 		m.view = viewTalkgroups

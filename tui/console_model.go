@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -177,6 +176,7 @@ type ConsoleModel struct {
 	logTop  int // lines scrolled back from the newest
 	view    consoleView
 	help    bool
+	helpTop int // help lines scrolled past
 	prompt  promptKind
 	input   textinput.Model
 	target  uint32 // unit or talkgroup the prompt is about
@@ -299,6 +299,11 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.logf("message %d delivered to %s", r.GetId(), who(r.GetUnit(), r.GetAlias()))
 	case ActionResult:
 		cmd = m.actionResult(msg)
+	default:
+		if m.prompt != promptNone {
+			// The text field's own messages (its cursor blinking).
+			m.input, cmd = m.input.Update(msg)
+		}
 	}
 	return m, tea.Batch(cmd, m.tick())
 }
@@ -805,15 +810,7 @@ func (m *ConsoleModel) keep(u *pb.UnitInfo, q string) bool {
 }
 
 func (m *ConsoleModel) logf(format string, args ...any) {
-	// A radio's text may hold newlines or escape sequences: each would
-	// break the screen's layout or reach the terminal.
-	text := strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, fmt.Sprintf(format, args...))
-	m.events = append(m.events, eventLine{at: m.now(), text: text})
+	m.events = append(m.events, eventLine{at: m.now(), text: printable(fmt.Sprintf(format, args...))})
 	if over := len(m.events) - m.cfg.Events; over > 0 {
 		m.events = slices.Delete(m.events, 0, over)
 	}

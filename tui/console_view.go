@@ -26,35 +26,28 @@ var (
 	styleQuestion = lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(lipgloss.Color("11"))
 )
 
-// consoleHelp describes every key.
+// consoleHelp describes every key; it fits 80x24.
 var consoleHelp = []string{
 	"Everywhere",
-	"  space        push-to-talk on the transmit talkgroup (and multiselected ones):",
-	"               hold where the terminal reports key releases, else press to",
-	"               talk and press again to stop",
-	"  1 2 3 4      talkgroups, units, map, event log (also tab / shift+tab, F2-F5)",
-	"  a            acknowledge the oldest raised emergency",
-	"  x            clear the emergency in the banner (asks y/n)",
-	"  e            map centred on the emergency in the banner",
-	"  ?  F1        this help (esc closes);  q quit (asks y/n);  ctrl+c quit now",
+	"  space  push-to-talk on the TX talkgroup and the multiselected ones: held",
+	"         where the terminal reports key releases, else press, press to stop",
+	"  1 2 3 4  talkgroups, units, map, log (tab, shift+tab)   ? help   esc close",
+	"  a  acknowledge emergency   x  clear it (y/n)   e  map on the emergency",
+	"  q  quit (y/n)   ctrl+c  quit at once",
 	"Talkgroups",
-	"  up/down      move        enter or m  monitor / mute       + -  volume",
-	"  t            transmit on this talkgroup     s  add to / remove from multiselect",
-	"  r            replay the selected recall     [ ]  older / newer recall",
-	"  w            save the selected recall to a WAV file     o  stop a replay",
-	"  p            patch talkgroups (asks which)  u  dissolve this patch (asks y/n)",
-	"  M            message to everyone on this talkgroup",
+	"  up/down move   enter or m  monitor/mute   + -  volume   M  message the group",
+	"  t  transmit on it   s  add to/remove from multiselect",
+	"  r  replay recall   [ ]  older/newer   w  save it as WAV   o  stop replay",
+	"  p  patch talkgroups (asks which)   u  dissolve this patch (y/n)",
 	"Units",
-	"  up/down      move      /  search (alias, ID, status, role)    f  next filter",
-	"  F            clear search and filter        enter  show on the map",
-	"  m            message   c  call alert   r  radio check   g  regroup (-N undoes)",
-	"  S            stun (asks y/n)               V  revive (asks y/n)",
-	"  a / x        acknowledge / clear this unit's emergency",
+	"  up/down move   /  search alias, ID, status   f  next filter   F  clear both",
+	"  m  message   c  call alert   r  radio check   g  regroup (-N undoes)",
+	"  S  stun (y/n)   V  revive (y/n)   a x  its emergency   enter  on the map",
 	"Map",
-	"  /            centre on LAT,LON and list the nearest available units",
-	"  arrows       pan     + -  zoom     f  fit     n  refresh the nearest units",
+	"  /  centre on LAT,LON, list the nearest available units   n  list again",
+	"  arrows  pan   + -  zoom   f  fit",
 	"Event log",
-	"  up/down pgup/pgdown home/end   scroll",
+	"  up/down pgup/pgdown home/end  scroll",
 }
 
 // View renders the console. It fits 80x24 and uses whatever more it gets.
@@ -81,7 +74,7 @@ func (m *ConsoleModel) size() (w, h int) {
 func (m *ConsoleModel) alarmLines() int { return min(len(m.alarms), 3) + boolInt(len(m.alarms) > 3) }
 func (m *ConsoleModel) eventLines() int {
 	_, h := m.size()
-	if m.view == viewLog || h < 20 {
+	if m.view == viewLog || m.help || h < 20 {
 		return 0
 	}
 	return min(3+(h-24)/8, 6)
@@ -294,7 +287,11 @@ func (m *ConsoleModel) footerLine(w int) string {
 
 func (m *ConsoleModel) body(w, h int) []string {
 	if m.help {
-		return consoleHelp[:min(len(consoleHelp), h)]
+		lines := consoleHelp[min(m.helpTop, len(consoleHelp)):]
+		if len(lines) > h {
+			lines = append(slices.Clip(lines[:h-1]), styleDim.Render("  ... more below: down scrolls"))
+		}
+		return lines
 	}
 	switch m.view {
 	case viewUnits:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -627,10 +628,22 @@ func (m *RadioModel) talker(msg TalkerMsg) {
 }
 
 func (m *RadioModel) logf(format string, args ...any) {
-	m.events = append(m.events, eventLine{at: m.now(), text: fmt.Sprintf(format, args...)})
+	m.events = append(m.events, eventLine{at: m.now(), text: printable(fmt.Sprintf(format, args...))})
 	if over := len(m.events) - m.cfg.Events; over > 0 {
 		m.events = append(m.events[:0], m.events[over:]...)
 	}
+}
+
+// printable makes text from elsewhere (a radio's message, a relay's
+// reason) safe for the screen: a newline or an escape sequence would break
+// the layout or reach the terminal, so control characters become spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // call wraps one of the radio's I/O functions in a tea.Cmd; it runs only

@@ -178,8 +178,8 @@ func (r *testRelay) listenerOn(t *testing.T, id uint32, alias string, tg uint16)
 // msgWatch sees every message the radio's program handles (through
 // tea.WithFilter, on the program's goroutine) and keeps the model.
 type msgWatch struct {
-	mu    sync.Mutex
-	msgs  []tea.Msg
+	mu      sync.Mutex
+	msgs    []tea.Msg
 	model   *RadioModel
 	console *ConsoleModel
 	seen    chan struct{}
