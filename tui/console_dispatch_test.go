@@ -504,3 +504,42 @@ func TestConsoleEventLog(t *testing.T) {
 	}
 	ct.wantScreen("Event log: 1000 lines")
 }
+
+// A private call from the units table: the console asks for it, and once
+// the relay lists the call's talkgroup, space talks on it alone; u on its
+// row ends it after a question.
+func TestConsolePrivateCall(t *testing.T) {
+	ct := newConsoleTest(t)
+	ct.io.down = granted
+	ct.keys("s") // 100 is TX; multiselect 100 is refused, so select 300
+	ct.keys("j", "j", "s")
+	ct.wantScreen("TX 100 Patrol North +300")
+	ct.keys("2")
+	ct.do(UnitsMsg{Units: testUnits()})
+	ct.keys("P")
+	ct.wantCalls(ActPrivateCall{Unit: 101})
+	ct.wantScreen("private call to unit 101 ...")
+
+	// The answer comes before the relay lists the talkgroup.
+	ct.do(ActionResult{Action: ActPrivateCall{Unit: 101}, Talkgroup: 59000, Text: "private call with unit 101 on talkgroup 59000"})
+	ct.wantScreen("TX 100 Patrol North +300")
+	ct.do(TalkgroupsMsg{Talkgroups: append(slices.Clone(testTalkgroups), Talkgroup{ID: 59000, Name: "call:900,101"}), Reason: "private call"})
+	ct.wantScreen("TX 59000 call:900,101", "transmit on tg 59000 call:900,101 (private call)")
+	ct.keys("1")
+	ct.wantOrder("100 Patrol North", "300 Traffic", "59000 CALL 900↔101", "65535 PATCH 100+200")
+	ct.io.take()
+	ct.keys("space")
+	ct.wantCalls(callDown{Seq: 1, Talkgroup: 59000})
+	ct.keys("space")
+	ct.io.take()
+
+	ct.keys("end", "k", "u")
+	if f := ct.footer(); !strings.Contains(f, "End the private call 59000 call:900,101?") {
+		t.Errorf("end-call question: %q", f)
+	}
+	ct.keys("y")
+	ct.wantCalls(ActEndCall{Talkgroup: 59000})
+	// When the call's talkgroup goes, space talks on the first talkgroup.
+	ct.do(TalkgroupsMsg{Talkgroups: testTalkgroups})
+	ct.wantScreen("TX 100 Patrol North")
+}

@@ -304,6 +304,10 @@ func (m *ConsoleModel) tgKey(s string) tea.Cmd {
 	case "p":
 		m.openPrompt(promptPatch, 0, "patch talkgroups: ", m.patchSuggestion())
 	case "u":
+		if isCall(r.Name) {
+			m.confirm = &pending{question: fmt.Sprintf("End the private call %s?", tgLabel(r.Talkgroup)), act: ActEndCall{Talkgroup: r.ID}}
+			return nil
+		}
 		if len(r.patch) == 0 {
 			m.logf("tg %s is not a patch", tgLabel(r.Talkgroup))
 			return nil
@@ -356,6 +360,8 @@ func (m *ConsoleModel) unitKey(s string) tea.Cmd {
 		m.openPrompt(promptMessage, u.Unit, "message to "+name+": ", "")
 	case "c":
 		return m.do(ActMessage{Unit: u.Unit, Alert: true})
+	case "P":
+		return m.do(ActPrivateCall{Unit: u.Unit})
 	case "r":
 		return m.do(ActCheck{Unit: u.Unit})
 	case "S":

@@ -133,8 +133,11 @@ type ConsoleModel struct {
 	tgs   []*tgRow
 	tgIdx map[uint32]*tgRow
 	tgCur int
-	txTG  uint32          // the talkgroup space talks on
-	multi map[uint32]bool // more talkgroups to talk on (multiselect)
+	txTG  uint32 // the talkgroup space talks on
+	// callTX is a private call just set up, to talk on once the relay
+	// lists its talkgroup.
+	callTX uint32
+	multi  map[uint32]bool // more talkgroups to talk on (multiselect)
 
 	// Push-to-talk.
 	phase      floorPhase
@@ -404,9 +407,9 @@ func (m *ConsoleModel) setTalkgroups(tgs []Talkgroup) tea.Cmd {
 			delete(m.multi, id)
 		}
 	}
-	// Talkgroups in ID order, patches after them.
+	// Talkgroups in ID order, then patches and private calls.
 	slices.SortStableFunc(rows, func(a, b *tgRow) int {
-		if pa, pb := len(a.patch) > 0, len(b.patch) > 0; pa != pb {
+		if pa, pb := len(a.patch) > 0 || isCall(a.Name), len(b.patch) > 0 || isCall(b.Name); pa != pb {
 			if pa {
 				return 1
 			}
@@ -427,14 +430,18 @@ func (m *ConsoleModel) setTalkgroups(tgs []Talkgroup) tea.Cmd {
 	if idx[m.txTG] == nil {
 		m.txTG = 0
 		for _, r := range rows {
-			if len(r.patch) == 0 {
+			if len(r.patch) == 0 && !isCall(r.Name) {
 				m.txTG = r.ID
 				break
 			}
 		}
 	}
+	m.takeCall()
 	return tea.Batch(cmds...)
 }
+
+// isCall reports whether a talkgroup is a private call ("call:900,101").
+func isCall(name string) bool { return strings.HasPrefix(name, "call:") }
 
 // patchMembers reads the talkgroups of a patch from its name
 // ("patch:100,200"), or nil for a talkgroup that is not a patch.
@@ -735,10 +742,26 @@ func (m *ConsoleModel) actionResult(r ActionResult) tea.Cmd {
 		// Show the change at once rather than at the next poll.
 		return m.poll()
 	case ActAck, ActClear:
-		_ = a
 		return m.act(ActEmergencies{})
+	case ActPrivateCall:
+		// Talk on the call as soon as its talkgroup is there.
+		m.callTX = r.Talkgroup
+		m.takeCall()
+	case ActEndCall:
+		_ = a
 	}
 	return nil
+}
+
+// takeCall makes a private call just set up the transmit talkgroup, once
+// the relay has listed it.
+func (m *ConsoleModel) takeCall() {
+	if m.callTX == 0 || m.tgIdx[m.callTX] == nil || m.active() {
+		return
+	}
+	m.txTG, m.callTX = m.callTX, 0
+	clear(m.multi)
+	m.logf("transmit on tg %s (private call)", m.tgName(m.txTG))
 }
 
 // centre puts the map's centre on a point.

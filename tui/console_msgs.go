@@ -56,6 +56,11 @@ type (
 	ActPatch struct{ Talkgroups []uint32 }
 	// ActUnpatch dissolves a patch. Answer: ActionResult.
 	ActUnpatch struct{ Patch uint32 }
+	// ActPrivateCall sets up a private call with a unit. Answer:
+	// ActionResult with the call's talkgroup.
+	ActPrivateCall struct{ Unit uint32 }
+	// ActEndCall ends a private call. Answer: ActionResult.
+	ActEndCall struct{ Talkgroup uint32 }
 )
 
 func (ActQueryUnits) Describe() string  { return "list units" }
@@ -92,6 +97,12 @@ func (a ActPatch) Describe() string {
 	return "patch talkgroups " + strings.Join(s, "+")
 }
 func (a ActUnpatch) Describe() string { return fmt.Sprintf("dissolve patch %d", a.Patch) }
+func (a ActPrivateCall) Describe() string {
+	return fmt.Sprintf("private call to unit %d", a.Unit)
+}
+func (a ActEndCall) Describe() string {
+	return fmt.Sprintf("end the private call on talkgroup %d", a.Talkgroup)
+}
 
 // ActionResult answers an Action: Text says what happened (for the log),
 // Err why it failed.
@@ -99,6 +110,8 @@ type ActionResult struct {
 	Action Action
 	Text   string
 	Err    error
+	// Talkgroup is the talkgroup an action made (a private call's).
+	Talkgroup uint32
 }
 
 // UnitsMsg answers ActQueryUnits.

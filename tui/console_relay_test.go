@@ -19,7 +19,8 @@ import (
 // The console against a real relay, end to end encrypted: it talks on two
 // talkgroups at once (multiselect) and a radio on each receives exactly
 // what it sent; it plays a radio's transmission, keeps it for recall and
-// replays it; a muted talkgroup is not played; it lists the units.
+// replays it; a muted talkgroup is not played; it lists the units; a
+// private call reaches its unit alone.
 func TestRunConsoleWithRelay(t *testing.T) {
 	r := startTestRelay(t)
 	got100, lcr100 := r.listenerOn(t, 102, "P-102", 100)
@@ -143,6 +144,53 @@ func TestRunConsoleWithRelay(t *testing.T) {
 		t.Fatalf("a muted talkgroup played %v", after-before)
 	}
 
+	// A private call to P-102 (first in the units table): the call's
+	// talkgroup becomes the transmit talkgroup and P-102 hears the console
+	// on it.
+	io.WriteString(typeKeys, "2P")
+	call := watch.wait(t, "the private call", func(m tea.Msg) bool {
+		a, ok := m.(ActionResult)
+		if ok && a.Err != nil {
+			t.Fatalf("private call: %v", a.Err)
+		}
+		return ok && a.Talkgroup != 0
+	}).(ActionResult)
+	watch.wait(t, "the call's key", func(m tea.Msg) bool {
+		k, ok := m.(KeyState)
+		return ok && k.Talkgroup == call.Talkgroup && k.Have
+	})
+	io.WriteString(typeKeys, " ")
+	watch.wait(t, "the grant on the call", func(m tea.Msg) bool {
+		f, ok := m.(FloorResultMsg)
+		if ok && f.Err != nil {
+			t.Fatalf("PTT on the call: %v", f.Err)
+		}
+		return ok && f.Talkgroup == call.Talkgroup && f.Result.GetStatus() == 1
+	})
+	timeout := time.After(3 * waitLimit)
+	for heard := false; !heard; {
+		select {
+		case tx := <-got100:
+			if tx.Talker == 103 {
+				continue // P-103's transmissions on 100, heard before
+			}
+			// The console talks the moment its own key arrives; P-102's
+			// may land a frame or two later, and those frames it cannot
+			// open.
+			if tx.Talker != 900 || uint32(tx.Talkgroup) != call.Talkgroup || !tx.Complete || len(tx.PCM) < len(want)*9/10 {
+				t.Fatalf("P-102 heard %d on %d (complete %v, %d samples), want the console on %d", tx.Talker, tx.Talkgroup, tx.Complete, len(tx.PCM), call.Talkgroup)
+			}
+			heard = true
+		case <-timeout:
+			t.Fatal("P-102 did not hear the private call")
+		}
+	}
+	select {
+	case tx := <-got200:
+		t.Fatalf("P-104 heard %d on %d: not a party to the call", tx.Talker, tx.Talkgroup)
+	default:
+	}
+
 	io.WriteString(typeKeys, "q")
 	watch.wait(t, "the quit question", func(m tea.Msg) bool { k, ok := m.(tea.KeyPressMsg); return ok && k.String() == "q" })
 	io.WriteString(typeKeys, "y")
@@ -155,6 +203,7 @@ func TestRunConsoleWithRelay(t *testing.T) {
 		t.Fatal("q y did not end the console")
 	}
 	watch.mu.Lock()
+	watch.console.view = viewTalkgroups
 	screen := ansi.Strip(watch.console.render())
 	watch.console.view = viewLog
 	watch.console.height = 100
@@ -165,7 +214,7 @@ func TestRunConsoleWithRelay(t *testing.T) {
 			t.Errorf("final screen lacks %q:\n%s", s, screen)
 		}
 	}
-	for _, s := range []string{"heard P-103 (103) for 1.5 s", "replaying P-103 (103)", "multiselect: 100 Patrol North +200", "tg 100 Patrol North: muted"} {
+	for _, s := range []string{"heard P-103 (103) for 1.5 s", "replaying P-103 (103)", "multiselect: 100 Patrol North +200", "tg 100 Patrol North: muted", "(private call)"} {
 		if !strings.Contains(log, s) {
 			t.Errorf("the event log lacks %q:\n%s", s, log)
 		}

@@ -271,6 +271,15 @@ func perform(ctx context.Context, c *client.Client, err error, a Action) tea.Msg
 			return result("", err)
 		}
 		return result(fmt.Sprintf("patched talkgroups %s as talkgroup %d", joinIDs(r.Talkgroups, "+"), r.Patch), nil)
+	case ActPrivateCall:
+		r, err := c.PrivateCall(ctx, a.Unit)
+		if err != nil {
+			return result("", err)
+		}
+		return ActionResult{Action: a, Talkgroup: r.Talkgroup,
+			Text: fmt.Sprintf("private call with unit %d on talkgroup %d: only the two of you hear it; space talks", a.Unit, r.Talkgroup)}
+	case ActEndCall:
+		return result(fmt.Sprintf("ended the private call on talkgroup %d", a.Talkgroup), c.EndPrivateCall(ctx, a.Talkgroup))
 	case ActUnpatch:
 		_, err := c.Unpatch(ctx, a.Patch)
 		return result(fmt.Sprintf("dissolved patch %d", a.Patch), err)

@@ -38,10 +38,11 @@ var consoleHelp = []string{
 	"  up/down move   enter or m  monitor/mute   + -  volume   M  message the group",
 	"  t  transmit on it   s  add to/remove from multiselect",
 	"  r  replay recall   [ ]  older/newer   w  save it as WAV   o  stop replay",
-	"  p  patch talkgroups (asks which)   u  dissolve this patch (y/n)",
+	"  p  patch talkgroups (asks which)   u  dissolve patch / end call (y/n)",
 	"Units",
 	"  up/down move   /  search alias, ID, status   f  next filter   F  clear both",
 	"  m  message   c  call alert   r  radio check   g  regroup (-N undoes)",
+	"  P  private call (then space talks; u on its row in talkgroups ends it)",
 	"  S  stun (y/n)   V  revive (y/n)   a x  its emergency   enter  on the map",
 	"Map",
 	"  /  centre on LAT,LON, list the nearest available units   n  list again",
@@ -374,6 +375,9 @@ func (m *ConsoleModel) tgRowLine(r *tgRow, cur bool, w int) string {
 	name := tgLabel(r.Talkgroup)
 	if len(r.patch) > 0 {
 		name = fmt.Sprintf("%d PATCH %s", r.ID, joinIDs(r.patch, "+"))
+	}
+	if rest, ok := strings.CutPrefix(r.Name, "call:"); ok {
+		name = fmt.Sprintf("%d CALL %s", r.ID, strings.ReplaceAll(rest, ",", "↔"))
 	}
 	floor := styleDim.Render("idle")
 	if r.last != "" {
