@@ -675,8 +675,8 @@ func TestConsoleTalkStates(t *testing.T) {
 func TestConsoleAudioStatus(t *testing.T) {
 	ct := newConsoleTest(t)
 	ct.do(AudioStatus{Capture: true, Why: "no audio playback device: this machine has no sound card"})
-	if f := ct.footer(); !strings.Contains(f, "no speaker") {
-		t.Errorf("footer lacks %q: %q", "no speaker", f)
+	if h := strings.SplitN(ct.screen(), "\n", 2)[0]; !strings.Contains(h, "● online  no speaker") {
+		t.Errorf("header lacks %q: %q", "no speaker", h)
 	}
 	ct.wantScreen("audio: no audio playback device: this machine has no sound card")
 	ct.do(AudioStatus{Capture: true, Playback: true})
@@ -894,4 +894,21 @@ func TestConsoleTextMessages(t *testing.T) {
 	ct.wantScreen("CALL ALERT from Bravo-2 (102)")
 	ct.do(ReceiptMsg{Receipt: &pb.DeliveryReceipt{Id: 7, Unit: 101, Alias: "Alpha-1"}})
 	ct.wantScreen("message 7 delivered to Alpha-1 (101)")
+}
+
+// On a narrow terminal the emergency banner takes two lines rather than
+// cut off where the unit is; the screen still fits.
+func TestConsoleEmergencyBannerNarrow(t *testing.T) {
+	ct := newConsoleTest(t)
+	a := alarm(101, "Alpha-1", pb.EmergencyState_EMERGENCY_RAISED)
+	ct.do(AlarmMsg{Alarm: a})
+	ct.wantScreen("!! EMERGENCY Alpha-1 (101) [a ack] [x clear] [e map] tg 100 Patrol North at 52.52000,13.40500")
+	ct.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	lines := strings.Split(ct.screen(), "\n")
+	if len(lines) != 24 {
+		t.Fatalf("%d lines on a 24-line terminal", len(lines))
+	}
+	if !strings.HasPrefix(lines[2], "!! EMERGENCY Alpha-1 (101) [a ack]") || !strings.HasPrefix(lines[3], "   at 52.52000,13.40500") {
+		t.Errorf("banner lines:\n%s\n%s", lines[2], lines[3])
+	}
 }

@@ -72,7 +72,10 @@ func (m *ConsoleModel) size() (w, h int) {
 }
 
 // Lines around the body.
-func (m *ConsoleModel) alarmLines() int { return min(len(m.alarms), 3) + boolInt(len(m.alarms) > 3) }
+func (m *ConsoleModel) alarmLines() int {
+	w, _ := m.size()
+	return len(m.bannerLines(w))
+}
 func (m *ConsoleModel) eventLines() int {
 	_, h := m.size()
 	if m.view == viewLog || m.help || h < 20 {
@@ -150,6 +153,9 @@ func (m *ConsoleModel) headerLine(w int) string {
 	case m.connKnown:
 		conn = styleAlert.Render("○ OFFLINE, reconnecting")
 	}
+	if !m.audio.Playback && m.audio.Why != "" {
+		conn += styleAlert.Render("  no speaker")
+	}
 	right := conn + "  " + m.now().Format("15:04:05")
 	mid := "  TX " + m.txText()
 	gap := w - ansi.StringWidth(left) - ansi.StringWidth(mid) - ansi.StringWidth(right)
@@ -218,13 +224,19 @@ func (m *ConsoleModel) bannerLines(w int) []string {
 				where += " (fix " + age(m.now().Sub(time.UnixMilli(p.TimeMs))) + " old)"
 			}
 		}
+		style := styleEmergency
+		head := fmt.Sprintf("!! %s %s [a ack] [x clear] [e map]  tg %s", level, who(a.Unit, a.Alias), m.tgName(a.Talkgroup))
 		if a.State == pb.EmergencyState_EMERGENCY_ACKNOWLEDGED {
-			text := fmt.Sprintf("!! %s %s ACKNOWLEDGED by %s [x clear]  tg %s  %s%s", level, who(a.Unit, a.Alias), who(a.By, a.ByAlias), m.tgName(a.Talkgroup), where, since)
-			out = append(out, styleAcked.Render(pad(text, w)))
+			style = styleAcked
+			head = fmt.Sprintf("!! %s %s ACKNOWLEDGED by %s [x clear]  tg %s", level, who(a.Unit, a.Alias), who(a.By, a.ByAlias), m.tgName(a.Talkgroup))
+		}
+		tail := where + since
+		if one := head + "  " + tail; ansi.StringWidth(one) <= w {
+			out = append(out, style.Render(pad(one, w)))
 			continue
 		}
-		text := fmt.Sprintf("!! %s %s [a ack] [x clear] [e map]  tg %s  %s%s", level, who(a.Unit, a.Alias), m.tgName(a.Talkgroup), where, since)
-		out = append(out, styleEmergency.Render(pad(text, w)))
+		// Too narrow for one line: the location must not be cut off.
+		out = append(out, style.Render(pad(head, w)), style.Render(pad("   "+tail, w)))
 	}
 	return out
 }
@@ -279,11 +291,7 @@ func (m *ConsoleModel) footerLine(w int) string {
 	default:
 		keys = "↑↓ pgup pgdn home end: scroll  ? help"
 	}
-	audio := ""
-	if !m.audio.Playback && m.audio.Why != "" {
-		audio = "  no speaker"
-	}
-	return styleDim.Render(" "+keys) + styleAlert.Render(audio)
+	return styleDim.Render(" " + keys)
 }
 
 func (m *ConsoleModel) body(w, h int) []string {
