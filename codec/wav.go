@@ -351,12 +351,13 @@ func g711Tables() (alaw, mulaw [256]int16) {
 }
 
 // WriteWAVFile writes pcm, sampled at rate Hz, as a 16-bit mono WAV file at
-// path, replacing it.
+// path, replacing it. A new file is readable by its owner only: what radios
+// and consoles record is decrypted voice.
 func WriteWAVFile(path string, pcm []int16, rate int) error {
 	if err := checkWrite(pcm, rate, path); err != nil {
 		return err
 	}
-	f, err := os.Create(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("codec: %w", err)
 	}
