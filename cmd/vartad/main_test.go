@@ -806,8 +806,16 @@ func TestConsoleInTmux(t *testing.T) {
 	}
 	keys("w")
 	screen("saved P-101 (101)")
-	if files, _ := filepath.Glob(filepath.Join(recallDir, "recall-*-tg100-unit101.wav")); len(files) != 1 {
+	files, _ := filepath.Glob(filepath.Join(recallDir, "recall-*-tg100-unit101.wav"))
+	if len(files) != 1 {
 		t.Fatalf("recall files: %v", files)
+	}
+	fi, err := os.Stat(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || fi.Size() < 44+48000*2 {
+		t.Fatalf("saved recall: mode %v, %d bytes; want 0600 and over a second of audio", fi.Mode(), fi.Size())
 	}
 
 	// The dispatcher talks on talkgroup 100 (toggle: tmux reports no key
