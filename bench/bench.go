@@ -7,6 +7,12 @@
 // talkgroups for a bounded time, with floors changing hands and some
 // listeners joining late.
 //
+// Against a relay that already runs on this machine (Config.RelayData), it
+// enrols its units and creates its talkgroups through the relay's admin
+// socket instead, in ID ranges reserved for it (see running.go), measures
+// the relay process found from the socket's peer credentials, and removes
+// them all again at the end.
+//
 // The voice payload is opaque: a 6-byte clear header and 60 bytes whose
 // first 8 carry the send time. The relay reads only the header and never
 // opens the sealed frame, so opaque bytes load it exactly as sealed Opus
@@ -33,6 +39,7 @@ import (
 
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/internal/agency"
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 )
@@ -78,6 +85,15 @@ type Config struct {
 	// --memprofile`: the relay is then stopped before the units disconnect,
 	// so that the heap profile holds every unit's session.
 	RelayMemProfile string
+
+	// RelayData, when set, is the data directory of a relay already running
+	// on this machine: the load runs against it instead of a relay the bench
+	// starts (Vartad and the profiles must then be empty). Its CA key
+	// (ca.key) must be there, to issue the bench's identities.
+	RelayData string
+	// RelayAddr, with RelayData, is the relay's UDP address; it must be on
+	// loopback. Default: the agency's advertised address.
+	RelayAddr string
 }
 
 func (c *Config) setDefaults() error {
@@ -119,6 +135,18 @@ func (c *Config) setDefaults() error {
 	if c.Talkers > c.Talkgroups {
 		c.Talkers = c.Talkgroups // one floor per talkgroup
 	}
+	if c.RelayData != "" {
+		switch {
+		case c.Vartad != "" || c.RelayCPUProfile != "" || c.RelayMemProfile != "":
+			return errors.New("bench: a run against a running relay starts no vartad and takes no relay profiles")
+		case c.Units > agency.BenchUnitLast-agency.BenchUnitFirst+1:
+			return fmt.Errorf("bench: a running relay takes at most %d bench units (IDs %d-%d)", agency.BenchUnitLast-agency.BenchUnitFirst+1, agency.BenchUnitFirst, agency.BenchUnitLast)
+		case c.Talkgroups > agency.BenchTalkgroupLast-agency.BenchTalkgroupFirst+1:
+			return fmt.Errorf("bench: a running relay takes at most %d bench talkgroups (IDs %d-%d)", agency.BenchTalkgroupLast-agency.BenchTalkgroupFirst+1, agency.BenchTalkgroupFirst, agency.BenchTalkgroupLast)
+		}
+	} else if c.RelayAddr != "" {
+		return errors.New("bench: a relay address is given only with the data directory of a running relay")
+	}
 	return nil
 }
 
@@ -153,7 +181,9 @@ type Report struct {
 
 	// Relay describes the relay under load; RelaySeparate is true when it
 	// is a process of its own, so that its CPU and memory are its alone.
+	// RelayMode is "vartad child", "in-process" or "running".
 	Relay                          string   `json:"relay"`
+	RelayMode                      string   `json:"relay_mode"`
 	RelaySeparate                  bool     `json:"relay_separate_process"`
 	EnrolSeconds                   float64  `json:"enrol_seconds"`
 	RelayCPUSeconds                float64  `json:"relay_cpu_seconds"`
@@ -189,11 +219,22 @@ type group struct {
 	late   *unit   // affiliates during the first burst, or nil
 }
 
-// Run starts a relay, runs the load and returns the report. ctx bounds the
-// whole run.
+// Run starts a relay, or attaches to the one running on cfg.RelayData, runs
+// the load and returns the report. ctx bounds the whole run. The bench's
+// units and talkgroups on a running relay are removed again afterwards,
+// also when the run fails or ctx ends first (within cleanupLimit); when only
+// that removal fails, Run returns the report and the error.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
+	}
+	var addr string
+	if cfg.RelayData != "" {
+		a, err := runningRelayAddr(cfg.RelayData, cfg.RelayAddr)
+		if err != nil {
+			return nil, err
+		}
+		addr = a
 	}
 	if err := raiseFileLimit(cfg.Units + fileMargin); err != nil {
 		return nil, err
@@ -201,16 +242,67 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+setupLimit(cfg.Units))
 	defer cancel()
 
-	// Roster: unit i is a member of talkgroup i%G while that group has
-	// fewer than L members; the rest connect without a talkgroup.
+	unitBase, tgBase := firstUnit, firstTG
+	if cfg.RelayData != "" {
+		unitBase, tgBase = agency.BenchUnitFirst, agency.BenchTalkgroupFirst
+	}
+	units, groups := plan(cfg, uint32(unitBase), uint16(tgBase))
+
+	var rl *relay
+	enrolStart := time.Now()
+	var enrolTime time.Duration
+	if cfg.RelayData != "" {
+		var err error
+		if rl, err = attachRunning(ctx, cfg.RelayData, addr, groups, units); err != nil {
+			return nil, err
+		}
+		enrolTime = time.Since(enrolStart)
+	} else {
+		dir, err := os.MkdirTemp("", "varta-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if err := prepareAgency(ctx, filepath.Join(dir, "agency"), cfg.Talkgroups, units); err != nil {
+			return nil, fmt.Errorf("bench: prepare the agency: %w", err)
+		}
+		enrolTime = time.Since(enrolStart)
+		if cfg.Vartad != "" {
+			rl, err = spawnVartad(ctx, cfg.Vartad, filepath.Join(dir, "agency"), cfg.RelayCPUProfile, cfg.RelayMemProfile)
+		} else {
+			rl, err = startInProcess(filepath.Join(dir, "agency"))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	rl.stop = sync.OnceFunc(rl.stop)
+	defer rl.stop()
+	rep, err := load(ctx, cfg, rl, units, groups)
+	if rl.cleanup != nil {
+		// The units are disconnected by now.
+		if cerr := rl.cleanup(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if rep != nil {
+		rep.EnrolSeconds = enrolTime.Seconds()
+	}
+	return rep, err
+}
+
+// plan lays out the roster: unit i (ID unitBase+i) is a member of
+// talkgroup i%G (ID tgBase+i%G) while that group has fewer than L members;
+// the rest connect without a talkgroup.
+func plan(cfg Config, unitBase uint32, tgBase uint16) ([]*unit, []*group) {
 	units := make([]*unit, cfg.Units)
 	groups := make([]*group, cfg.Talkgroups)
 	for g := range groups {
-		groups[g] = &group{id: uint16(firstTG + g)}
+		groups[g] = &group{id: tgBase + uint16(g)}
 	}
 	members := make([]int, cfg.Talkgroups)
 	for i := range units {
-		u := &unit{id: uint32(firstUnit + i), grant: make(chan struct{}, 4)}
+		u := &unit{id: unitBase + uint32(i), grant: make(chan struct{}, 4)}
 		if g := i % cfg.Talkgroups; members[g] < cfg.Listeners {
 			members[g]++
 			u.tg = groups[g].id
@@ -223,34 +315,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		units[i] = u
 	}
+	return units, groups
+}
 
-	dir, err := os.MkdirTemp("", "varta-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	enrolStart := time.Now()
-	if err := prepareAgency(ctx, filepath.Join(dir, "agency"), cfg.Talkgroups, units); err != nil {
-		return nil, fmt.Errorf("bench: prepare the agency: %w", err)
-	}
-	enrolTime := time.Since(enrolStart)
-	var rl *relay
-	if cfg.Vartad != "" {
-		rl, err = spawnVartad(ctx, cfg.Vartad, filepath.Join(dir, "agency"), cfg.RelayCPUProfile, cfg.RelayMemProfile)
-	} else {
-		rl, err = startInProcess(filepath.Join(dir, "agency"))
-	}
-	if err != nil {
-		return nil, err
-	}
-	stopRelay := sync.OnceFunc(rl.stop)
-	defer stopRelay()
+// load connects the units to rl, has them talk, measures, and disconnects
+// them again before it returns.
+func load(ctx context.Context, cfg Config, rl *relay, units []*unit, groups []*group) (*Report, error) {
 	addr := rl.addr
-
 	rep := &Report{
 		Units: cfg.Units, Talkgroups: cfg.Talkgroups, ListenersPerTalkgroup: cfg.Listeners,
 		Talkers: cfg.Talkers, DurationSeconds: cfg.Duration.Seconds(), FrameBytes: protocol.VoiceHeaderLen + payloadLen,
-		Relay: rl.desc, RelaySeparate: rl.pid != 0,
+		Relay: rl.desc, RelayMode: rl.mode, RelaySeparate: rl.pid != 0,
 	}
 
 	// Connect every unit, 32 at a time, and affiliate the on-time members.
@@ -259,7 +334,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	memBefore, memOK := rl.mem()
 	defer func() {
 		if cfg.RelayMemProfile != "" {
-			stopRelay() // the heap profile is written while the units are still connected
+			rl.stop() // the heap profile is written while the units are still connected
 		}
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 64)
@@ -464,22 +539,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.RelayCPUMicrosPerDelivered = relayCPU.Seconds() / float64(rep.Delivered) * 1e6
 		rep.GeneratorCPUMicrosPerDelivered = genCPU.Seconds() / float64(rep.Delivered) * 1e6
 	}
-	rep.EnrolSeconds = enrolTime.Seconds()
+	loopNote := "127.0.0.1 only: relay and load generator talk over loopback"
+	if rl.mode == modeRunning {
+		loopNote = "loopback only: the load generator talks to the running relay at " + addr
+	}
 	rep.Notes = []string{
-		"127.0.0.1 only: relay and load generator talk over loopback",
+		loopNote,
 		fmt.Sprintf("voice frames are %d bytes: the 6-byte clear header and %d opaque bytes carrying the send time; the relay never opens the sealed payload, so opaque bytes load it as sealed Opus frames of the same size would", rep.FrameBytes, payloadLen),
 		"latency is receive time minus send time on one clock: relay forwarding plus client library and loopback kernel overhead",
 		"PTT access is RequestFloor to Granted, including any wait in the floor queue while the previous talker's burst drains",
 		"late entry is a listener's Affiliate call during a burst to its first voice datagram; late joiners are counted in delivered, not in expected or lost",
 		"loss is expected deliveries (frames sent by floor holders x on-time listeners) minus what those listeners received",
 	}
-	if rl.pid != 0 {
+	switch rl.mode {
+	case modeChild:
 		rep.Notes = append(rep.Notes,
 			"relay CPU is the vartad process's utime+stime (/proc/PID/stat, 10 ms ticks) during talking and drain, divided by datagrams delivered; load generator CPU is this process's over the same window",
 			fmt.Sprintf("relay RSS per unit is the vartad process's VmRSS with all %d units connected and affiliated, idle for %s, minus its VmRSS before the first connection, divided by units", cfg.Units, idleSettle),
 			"relay memory per unit: the growth of the Go runtime's heap in use, stack in use and goroutine count over the same interval, from the relay's metrics endpoint (go_memstats_heap_inuse_bytes, go_memstats_stack_inuse_bytes, go_goroutines)",
 			"the relay runs without the embedded KMF (--kmf=false), as the in-process relay does, so key distribution does not load it")
-	} else {
+	case modeRunning:
+		rep.Notes = append(rep.Notes,
+			fmt.Sprintf("relay CPU is the running relay's (pid %d, found from its admin socket's peer credentials) utime+stime (/proc/PID/stat, 10 ms ticks) during talking and drain, divided by datagrams delivered: it includes whatever else that relay serves meanwhile, and its embedded KMF if it runs one", rl.pid),
+			fmt.Sprintf("relay RSS per unit is the running relay's VmRSS with all %d bench units connected and affiliated, idle for %s, minus its VmRSS before the first of them connected, divided by units", cfg.Units, idleSettle),
+			fmt.Sprintf("the bench's units (IDs %d-%d) and talkgroups (IDs %d-%d) were enrolled through the relay's admin socket, so they appear in its audit log, and removed again at the end", units[0].id, units[len(units)-1].id, groups[0].id, groups[len(groups)-1].id))
+	default:
 		rep.Notes = append(rep.Notes,
 			"CPU is process CPU (relay and load generator together) during talking and drain",
 			"RSS per unit is the process's resident memory growth while connecting and affiliating, divided by units (relay and client sessions together)")
@@ -564,7 +648,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	row("load", fmt.Sprintf("%d units, %d talkgroups of %d, %d talkers, %.0fs, %d-byte frames at 50/s", r.Units, r.Talkgroups, r.ListenersPerTalkgroup, r.Talkers, r.DurationSeconds, r.FrameBytes))
-	row("enrolment", fmt.Sprintf("%.2fs (identities issued and written to the store before the relay starts)", r.EnrolSeconds))
+	if r.RelayMode == modeRunning {
+		row("enrolment", fmt.Sprintf("%.2fs (identities issued, units and talkgroups added through the running relay's admin socket)", r.EnrolSeconds))
+	} else {
+		row("enrolment", fmt.Sprintf("%.2fs (identities issued and written to the store before the relay starts)", r.EnrolSeconds))
+	}
 	row("connection set-up", fmt.Sprintf("%.1f units/s (%d in %.2fs)", r.ConnectsPerSec, r.Units, r.ConnectSeconds))
 	row("voice sent", strconv.FormatInt(r.Sent, 10))
 	row("delivered", fmt.Sprintf("%d (%.0f datagrams/s)", r.Delivered, r.DeliveredPerSec))
@@ -575,8 +663,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.RelaySeparate {
 		row("relay CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram (s per million)", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
 		row("load generator CPU", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.GeneratorCPUSeconds, r.GeneratorCPUMicrosPerDelivered))
-		row("relay RSS", fmt.Sprintf("%.1f KiB per connected unit (%.0f KiB with no units, %.0f KiB with %d idle units)", r.RelayRSSPerUnitKiB, r.RelayRSSIdleKiB, r.RelayRSSKiB, r.Units))
-		row("relay memory per unit", fmt.Sprintf("Go heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines", r.RelayHeapKiBPerUnit, r.RelayStackKiBPerUnit, r.RelayGoroutinesPerUnit))
+		before := "with no units"
+		if r.RelayMode == modeRunning {
+			before = "before the bench's units"
+		}
+		row("relay RSS", fmt.Sprintf("%.1f KiB per connected unit (%.0f KiB %s, %.0f KiB with %d idle units)", r.RelayRSSPerUnitKiB, r.RelayRSSIdleKiB, before, r.RelayRSSKiB, r.Units))
+		if r.RelayGoroutinesPerUnit != 0 { // known from a metrics endpoint
+			row("relay memory per unit", fmt.Sprintf("Go heap in use %.1f KiB, goroutine stacks %.1f KiB, %.1f goroutines", r.RelayHeapKiBPerUnit, r.RelayStackKiBPerUnit, r.RelayGoroutinesPerUnit))
+		}
 	} else {
 		row("process CPU (relay+generator)", fmt.Sprintf("%.2fs, %.2f µs per delivered datagram", r.RelayCPUSeconds, r.RelayCPUMicrosPerDelivered))
 		row("process RSS (relay+generator)", fmt.Sprintf("%.1f KiB per unit", r.RelayRSSPerUnitKiB))

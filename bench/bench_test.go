@@ -35,12 +35,7 @@ func TestRunVartad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds vartad and runs a real QUIC load")
 	}
-	bin := filepath.Join(t.TempDir(), "vartad")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/vartad")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build vartad: %v\n%s", err, out)
-	}
+	bin := buildVartad(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
@@ -63,6 +58,18 @@ func TestRunVartad(t *testing.T) {
 			}
 		}
 	}
+}
+
+// buildVartad builds vartad from this tree into a temporary directory.
+func buildVartad(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vartad")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/vartad")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build vartad: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func TestProcReaders(t *testing.T) {

@@ -30,14 +30,26 @@ const (
 	stopLimit  = 10 * time.Second // a spawned vartad must exit this long after SIGTERM, else SIGKILL
 )
 
-// relay is the relay under load: in this process, or a vartad child whose
-// CPU time and resident memory are read from /proc.
+// Relay modes, as in Report.RelayMode.
+const (
+	modeChild     = "vartad child"
+	modeInProcess = "in-process"
+	modeRunning   = "running"
+)
+
+// relay is the relay under load: in this process, a vartad child, or a
+// relay that was already running; the CPU time and resident memory of the
+// latter two are read from /proc.
 type relay struct {
 	addr    string
 	pid     int // 0 when in-process
+	mode    string
 	desc    string
 	stop    func()
 	metrics string // the child's Prometheus endpoint, or ""
+	// cleanup, for a running relay, removes the bench's units and
+	// talkgroups from it again; nil otherwise.
+	cleanup func() error
 }
 
 // memStats is where a relay's memory goes, from the Go runtime.
@@ -121,7 +133,42 @@ func prepareAgency(ctx context.Context, dir string, talkgroups int, units []*uni
 	if err != nil {
 		return err
 	}
-	// Issue identities in parallel: key generation and signing are the cost.
+	if err := issueIdentities(ctx, ca, "127.0.0.1:7700", units); err != nil {
+		return err
+	}
+	st, err := store.Open(store.Config{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for g := range talkgroups {
+		if err := st.AddTalkgroup(store.Talkgroup{ID: uint16(firstTG + g), Name: benchPrefix + strconv.Itoa(g+1)}); err != nil {
+			return err
+		}
+	}
+	for _, u := range units {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, err := u.record()
+		if err != nil {
+			return err
+		}
+		if err := st.AddUnit(rec); err != nil {
+			return err
+		}
+	}
+	return st.Close()
+}
+
+// benchPrefix starts the alias of every bench unit and the name of every
+// bench talkgroup.
+const benchPrefix = "Bench "
+
+// issueIdentities issues each unit an officer identity for the relay at
+// serverAddr, in parallel (key generation and signing are the cost), and
+// sets its ident.
+func issueIdentities(ctx context.Context, ca *pki.CA, serverAddr string, units []*unit) error {
 	var (
 		wg       sync.WaitGroup
 		next     = make(chan *unit)
@@ -131,7 +178,7 @@ func prepareAgency(ctx context.Context, dir string, talkgroups int, units []*uni
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for u := range next {
-				id, err := pki.IssueUnit(ca, pki.UnitSpec{ID: u.id, Alias: "Bench " + strconv.Itoa(int(u.id)), Role: string(store.RoleOfficer), Server: "127.0.0.1:7700"}, rand.Reader, time.Now())
+				id, err := pki.IssueUnit(ca, pki.UnitSpec{ID: u.id, Alias: benchPrefix + strconv.Itoa(int(u.id)), Role: string(store.RoleOfficer), Server: serverAddr}, rand.Reader, time.Now())
 				if err != nil {
 					errOnce.Do(func() { issueErr = err })
 					continue
@@ -151,36 +198,16 @@ func prepareAgency(ctx context.Context, dir string, talkgroups int, units []*uni
 	if issueErr != nil {
 		return issueErr
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	return ctx.Err()
+}
+
+// record is u's roster entry: its identity, and its talkgroup if it has one.
+func (u *unit) record() (store.Unit, error) {
+	var tgs []uint16
+	if u.tg != 0 {
+		tgs = []uint16{u.tg}
 	}
-	st, err := store.Open(store.Config{Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for g := range talkgroups {
-		if err := st.AddTalkgroup(store.Talkgroup{ID: uint16(firstTG + g), Name: "Bench " + strconv.Itoa(g+1)}); err != nil {
-			return err
-		}
-	}
-	for _, u := range units {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var tgs []uint16
-		if u.tg != 0 {
-			tgs = []uint16{u.tg}
-		}
-		rec, err := agency.UnitRecord(u.ident, tgs)
-		if err != nil {
-			return err
-		}
-		if err := st.AddUnit(rec); err != nil {
-			return err
-		}
-	}
-	return st.Close()
+	return agency.UnitRecord(u.ident, tgs)
 }
 
 // startInProcess serves the agency in dir from this process on 127.0.0.1.
@@ -207,6 +234,7 @@ func startInProcess(dir string) (*relay, error) {
 	go func() { serveErr <- srv.Serve(context.Background(), pc) }()
 	return &relay{
 		addr: pc.LocalAddr().String(),
+		mode: modeInProcess,
 		desc: "in-process relay (relay and load generator share one process: CPU and RSS are both together)",
 		stop: func() {
 			sctx, cancel := context.WithTimeout(context.Background(), stopLimit)
@@ -286,7 +314,7 @@ func spawnVartad(ctx context.Context, path, dir, cpuProfile, memProfile string) 
 	defer t.Stop()
 	select {
 	case a := <-addrc:
-		r := &relay{addr: a, pid: cmd.Process.Pid, desc: fmt.Sprintf("vartad child process %d (%s)", cmd.Process.Pid, path), stop: stop}
+		r := &relay{addr: a, pid: cmd.Process.Pid, mode: modeChild, desc: fmt.Sprintf("vartad child process %d (%s)", cmd.Process.Pid, path), stop: stop}
 		select {
 		case r.metrics = <-metricsc: // printed before the listening line
 		default:

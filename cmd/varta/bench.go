@@ -16,8 +16,9 @@ import (
 
 // cmdBench runs `varta bench`: a bounded load run on 127.0.0.1 against a
 // vartad child process (the binary next to varta, on PATH, or --vartad),
-// or against a relay in this process when there is none or with
-// --in-process; printed as a table or, with --json, as JSON.
+// against a relay in this process when there is none or with --in-process,
+// or against the relay already running on --relay-data DIR (at --server, on
+// loopback); printed as a table or, with --json, as JSON.
 func cmdBench(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -32,6 +33,9 @@ func cmdBench(args []string, out io.Writer) error {
 	cpuProfile := fs.String("relay-cpuprofile", "", "write the vartad child's CPU profile to this file (`go tool pprof -top FILE`)")
 	memProfile := fs.String("relay-memprofile", "", "write the vartad child's heap profile, with every unit connected, to this file")
 	ear := fs.Bool("mouth-to-ear", false, "measure mouth-to-ear delay instead (real Opus codec, in-process relay, jitter buffer; about 5 s)")
+	relayData := fs.String("relay-data", "", "load the relay already running on this machine with this data directory instead (its units and talkgroups are added through its admin socket and removed at the end; needs DIR/ca.key)")
+	serverAddr := fs.String("server", "", "with --relay-data: the running relay's loopback address (default: the agency's advertised address)")
+	cleanup := fs.Bool("relay-cleanup", false, "with --relay-data: only remove the units and talkgroups an interrupted bench run left in that agency's roster")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,6 +58,19 @@ func cmdBench(args []string, out io.Writer) error {
 	cfg := bench.Config{Units: *units, Talkgroups: *tgs, Listeners: *listeners, Talkers: *talkers, Duration: *dur, Burst: *burst}
 	var note string
 	switch {
+	case (*serverAddr != "" || *cleanup) && *relayData == "":
+		return errors.New("bench: --server and --relay-cleanup go with --relay-data DIR (a running relay's data directory)")
+	case *relayData != "" && (*inProcess || *vartad != "" || *cpuProfile != "" || *memProfile != ""):
+		return errors.New("bench: --relay-data loads a relay that already runs; drop --in-process, --vartad and --relay-cpuprofile/--relay-memprofile")
+	case *cleanup:
+		nu, nt, err := bench.RemoveLeftovers(*relayData)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "removed %d bench units and %d bench talkgroups from the roster in %s\n", nu, nt, *relayData)
+		return nil
+	case *relayData != "":
+		cfg.RelayData, cfg.RelayAddr = *relayData, *serverAddr
 	case *inProcess && (*vartad != "" || *cpuProfile != "" || *memProfile != ""):
 		return errors.New("bench: --in-process runs no vartad; drop --vartad and --relay-cpuprofile/--relay-memprofile")
 	case *inProcess:
@@ -72,14 +89,22 @@ func cmdBench(args []string, out io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := bench.Run(ctx, cfg)
-	if err != nil {
+	if r == nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("bench: interrupted: %w", err)
+		}
 		return err
 	}
+	// With a report, err can only say that a running relay's roster was
+	// not cleaned up: print the report, then that.
 	if note != "" {
 		r.Notes = append([]string{note}, r.Notes...)
 	}
+	var werr error
 	if *asJSON {
-		return r.WriteJSON(out)
+		werr = r.WriteJSON(out)
+	} else {
+		werr = r.WriteTable(out)
 	}
-	return r.WriteTable(out)
+	return errors.Join(err, werr)
 }

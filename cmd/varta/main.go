@@ -36,7 +36,7 @@ const usage = `varta: the Varta client.
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
-  varta bench [--units 50] [--talkgroups 5] [--talkers 5] [--for 5s] [--json]   (load test on an in-process relay)
+  varta bench [--units 50] [--talkgroups 5] [--talkers 5] [--for 5s] [--relay-data DIR [--server ADDR]] [--json]   (loopback load test: a vartad child, or the relay running on DIR)
   varta console --identity FILE [--server HOST:PORT] [--no-audio] [--ptt-file F.wav] [--recall-dir DIR]
               (dispatcher console: talkgroups, units, map, emergencies; ? lists every key)
   varta dispatch --identity FILE [--json] units|status|emergencies|ack|clear|check|stun|revive ...

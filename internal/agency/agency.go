@@ -2,7 +2,9 @@
 // administrator's operations that need the CA key: creating the agency and
 // enrolling units. Roster changes go through a server.Roster, which is the
 // store itself when the relay is stopped and the relay's admin socket when
-// it runs, so that only one process ever writes the store.
+// it runs, so that only one process ever writes the store. RunningRelay
+// finds a running relay and its process; relay.go also lists the reserved
+// unit and talkgroup ID ranges.
 //
 // Data directory:
 //
