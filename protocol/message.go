@@ -112,7 +112,10 @@ type Reader struct {
 
 // NewReader returns a Reader on r that refuses messages over MaxMessageSize.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 4096), limit: MaxMessageSize}
+	// A small buffer: the relay keeps one per connected unit, and most
+	// control messages are tens of bytes; larger bodies are read straight
+	// into buf.
+	return &Reader{r: bufio.NewReaderSize(r, 512), limit: MaxMessageSize}
 }
 
 // SetLimit changes the largest message the Reader accepts (MaxKMFMessageSize

@@ -30,10 +30,11 @@ func (e *closeError) Error() string {
 
 // session is one authenticated unit's connection.
 //
-// Goroutines: the connection handler (Server.handle) starts readControl,
-// writeControl, readDatagrams and writeVoice, and waits for all of them.
-// writeControl is the only writer of the control stream and writeVoice the
-// only caller of SendDatagram; everyone else enqueues.
+// Goroutines: the connection handler (Server.handle) starts readControl
+// and readDatagrams and then writes (write): it is the only writer of the
+// control stream and the only caller of SendDatagram; everyone else
+// enqueues. When the session ends it closes the connection and waits for
+// the readers.
 type session struct {
 	srv     *Server
 	conn    *quic.Conn // nil in tests that drive the floor without QUIC
@@ -110,17 +111,21 @@ func (sess *session) replyError(id uint64, code pb.ErrorCode, reason string) {
 // run serves an authenticated session until it ends, then leaves every
 // talkgroup. str is the control stream, r its reader (Hello already read).
 func (sess *session) run(str *quic.Stream, r *protocol.Reader) {
+	// When the session ends, close the connection at once: that unblocks
+	// whatever waits in quic-go (a stalled peer can hold SendDatagram or
+	// Write, in the writer below).
+	context.AfterFunc(sess.ctx, func() {
+		code, reason := closeReason(context.Cause(sess.ctx))
+		sess.conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
+	})
 	var wg sync.WaitGroup
-	wg.Go(func() { sess.writeControl(str) })
 	wg.Go(func() { sess.readControl(r) })
 	wg.Go(sess.readDatagrams)
-	wg.Go(sess.writeVoice)
-	<-sess.ctx.Done()
-	// Close the connection first: that unblocks the goroutines waiting in
-	// quic-go (a stalled peer can hold SendDatagram or Write).
+	// This goroutine writes until the session ends. Two readers and one
+	// writer per unit: every goroutine costs its stack, and an idle relay
+	// is mostly sessions.
+	sess.write(str)
 	sess.leaveAll(false, pb.Cause_CAUSE_NONE, "")
-	code, reason := closeReason(context.Cause(sess.ctx))
-	sess.conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
 	wg.Wait()
 }
 
@@ -143,12 +148,16 @@ func closeReason(cause error) (uint64, string) {
 }
 
 // writeControl is the control stream's only writer.
-func (sess *session) writeControl(str *quic.Stream) {
+func (sess *session) write(str *quic.Stream) {
 	var buf []byte
 	for {
 		select {
 		case <-sess.ctx.Done():
 			return
+		case <-sess.voice.ready:
+			if !sess.writeVoice() {
+				return
+			}
 		case env := <-sess.ctrlQ:
 			var err error
 			buf, err = protocol.AppendMessageLimit(buf[:0], env, sess.limit)
@@ -518,26 +527,22 @@ func (sess *session) readDatagrams() {
 	}
 }
 
-// writeVoice is the only caller of SendDatagram for this session. A slow
-// peer blocks only this goroutine; its queue drops the oldest datagrams.
-func (sess *session) writeVoice() {
-	for {
-		select {
-		case <-sess.ctx.Done():
-			return
-		case <-sess.voice.ready:
-		}
-		for b := sess.voice.pop(); b != nil; b = sess.voice.pop() {
-			if err := sess.conn.SendDatagram(b); err != nil {
-				sess.srv.counters.drops[DropSendFailed].Add(1)
-				if sess.ctx.Err() != nil {
-					return
-				}
-				continue
+// writeVoice sends what the voice queue holds; write is the only caller
+// of SendDatagram for this session. A slow peer blocks only its own
+// session's writer; its queue drops the oldest datagrams meanwhile. It
+// returns false once the session has ended.
+func (sess *session) writeVoice() bool {
+	for b := sess.voice.pop(); b != nil; b = sess.voice.pop() {
+		if err := sess.conn.SendDatagram(b); err != nil {
+			sess.srv.counters.drops[DropSendFailed].Add(1)
+			if sess.ctx.Err() != nil {
+				return false
 			}
-			sess.srv.counters.sent.Add(1)
+			continue
 		}
+		sess.srv.counters.sent.Add(1)
 	}
+	return true
 }
 
 func (sess *session) logAttrs() []any {
