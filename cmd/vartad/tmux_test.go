@@ -17,12 +17,6 @@ import (
 // space (toggle mode: tmux reports no key releases) and another radio
 // records the transmission under this radio's alias.
 func TestInteractiveRadioInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is missing: scripts/deps.sh should have installed it")
-		}
-		t.Skip("tmux is not installed")
-	}
 	data, _, _ := startRunScript(t)
 	units := filepath.Join(data, "units")
 	wav := speechWAV(t, "Dispatch, P one oh two, en route.")
@@ -36,44 +30,19 @@ func TestInteractiveRadioInTmux(t *testing.T) {
 	defer rec.Process.Kill()
 	waitOutput(t, &recOut, "listening on talkgroups 100")
 
-	session := fmt.Sprintf("varta-test-%d", os.Getpid())
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	cmdline := fmt.Sprintf("%s radio --identity %s --ptt-file %s", filepath.Join(binDir, "varta"), filepath.Join(units, "p102.pem"), wav)
-	tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmdline)
-	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
-	screen := func(want string) string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			s := tmux("capture-pane", "-p", "-t", session)
-			if strings.Contains(s, want) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the screen never showed %q:\n%s", want, s)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	s := screen("connected")
+	term := startTerminal(t, 80, 24, fmt.Sprintf("%s radio --identity %s --ptt-file %s", filepath.Join(binDir, "varta"), filepath.Join(units, "p102.pem"), wav))
+	s := term.wait("connected")
 	for _, want := range []string{"P-102", "Patrol North", "end-to-end encrypted"} {
 		if !strings.Contains(s, want) {
-			s = screen(want)
+			s = term.wait(want)
 		}
 	}
-	tmux("send-keys", "-t", session, "Space")
-	s = screen("ON AIR")
+	term.keys("Space")
+	s = term.wait("ON AIR")
 	t.Logf("on air:\n%s", s)
 	waitOutput(t, &recOut, "P-102 (unit 102)")
-	screen("PTT  idle")
-	tmux("send-keys", "-t", session, "q")
+	term.wait("PTT  idle")
+	term.keys("q")
 }
 
 // The dispatcher's console, driven like a dispatcher would in a terminal
@@ -83,44 +52,18 @@ func TestInteractiveRadioInTmux(t *testing.T) {
 // console's alias); a radio's emergency raises the banner, the dispatcher
 // acknowledges it; the dispatcher finds a unit and stuns it.
 func TestConsoleInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is missing: scripts/deps.sh should have installed it")
-		}
-		t.Skip("tmux is not installed")
-	}
 	data, _, relayOut := startRunScript(t)
 	units := filepath.Join(data, "units")
 	varta := filepath.Join(binDir, "varta")
 	speech := speechWAV(t, "Dispatch, P one oh one, show me on scene at the station.")
 	recallDir := t.TempDir()
 
-	session := fmt.Sprintf("varta-console-%d", os.Getpid())
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	keys := func(k ...string) { tmux(append([]string{"send-keys", "-t", session}, k...)...) }
 	cmdline := fmt.Sprintf("%s console --identity %s --no-audio --ptt-file %s --recall-dir %s", varta, filepath.Join(units, "dispatch1.pem"), speech, recallDir)
-	tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmdline)
-	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	term := startTerminal(t, 100, 30, cmdline)
+	keys := term.keys
 	screen := func(want string) string {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			s := tmux("capture-pane", "-p", "-t", session)
-			if strings.Contains(s, want) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the console never showed %q:\n%s\nrelay:\n%s", want, s, relayOut.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		return term.wait(want, func() string { return "relay:\n" + relayOut.String() })
 	}
 	screen("online")
 	screen("Patrol South")
@@ -202,10 +145,75 @@ func TestConsoleInTmux(t *testing.T) {
 	screen("Quit the console?")
 	keys("y")
 	deadline := time.Now().Add(10 * time.Second)
-	for exec.Command("tmux", "-S", sock, "has-session", "-t", session).Run() == nil {
+	for term.running() {
 		if time.Now().After(deadline) {
 			t.Fatal("the console did not quit")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// terminal is a program running in a tmux session of its own (its own
+// server socket), read with capture-pane as a person would read it.
+type terminal struct {
+	t       *testing.T
+	sock    string
+	session string
+}
+
+// startTerminal runs cmdline in a w x h tmux session; it is killed when the
+// test ends. It skips the test where tmux is missing (fails under CI).
+func startTerminal(t *testing.T, w, h int, cmdline string) *terminal {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: scripts/deps.sh should have installed it")
+		}
+		t.Skip("tmux is not installed")
+	}
+	term := &terminal{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock"), session: fmt.Sprintf("varta-test-%d", os.Getpid())}
+	term.tmux("new-session", "-d", "-s", term.session, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmdline)
+	t.Cleanup(func() { exec.Command("tmux", "-S", term.sock, "kill-server").Run() })
+	return term
+}
+
+func (term *terminal) tmux(args ...string) string {
+	term.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", term.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		term.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys types keys (tmux key names, or -l and literal text).
+func (term *terminal) keys(k ...string) {
+	term.t.Helper()
+	term.tmux(append([]string{"send-keys", "-t", term.session}, k...)...)
+}
+
+// wait waits until the screen shows want, and returns the screen; extra
+// is added to the failure message.
+func (term *terminal) wait(want string, extra ...func() string) string {
+	term.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := term.tmux("capture-pane", "-p", "-t", term.session)
+		if strings.Contains(s, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			more := ""
+			for _, e := range extra {
+				more += "\n" + e()
+			}
+			term.t.Fatalf("the screen never showed %q:\n%s%s", want, s, more)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// running reports whether the program is still running.
+func (term *terminal) running() bool {
+	return exec.Command("tmux", "-S", term.sock, "has-session", "-t", term.session).Run() == nil
 }
