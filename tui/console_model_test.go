@@ -157,36 +157,11 @@ func (ct *consoleTest) send(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-// exec runs cmd as Bubble Tea would, flattening batches and sequences in
-// order, and returns the messages it produced, tick messages left out.
+// exec runs cmd as Bubble Tea would and returns the messages it produced,
+// tick messages left out.
 func (ct *consoleTest) exec(cmd tea.Cmd) []tea.Msg {
 	ct.t.Helper()
-	if cmd == nil {
-		return nil
-	}
-	msg := cmd()
-	if msg == nil {
-		return nil
-	}
-	if b, ok := msg.(tea.BatchMsg); ok {
-		var out []tea.Msg
-		for _, c := range b {
-			out = append(out, ct.exec(c)...)
-		}
-		return out
-	}
-	// tea.Sequence's message type is unexported: a slice of commands.
-	if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
-		var out []tea.Msg
-		for i := range v.Len() {
-			out = append(out, ct.exec(v.Index(i).Interface().(tea.Cmd))...)
-		}
-		return out
-	}
-	if _, ok := msg.(consoleTickMsg); ok {
-		return nil
-	}
-	return []tea.Msg{msg}
+	return runCmd(cmd, func(m tea.Msg) bool { _, tick := m.(consoleTickMsg); return tick })
 }
 
 // do sends msg, runs the command and feeds what it produced back, as the

@@ -108,6 +108,12 @@ func (rt *radioTest) send(msg tea.Msg) tea.Cmd {
 // command would sleep).
 func (rt *radioTest) exec(cmd tea.Cmd) []tea.Msg {
 	rt.t.Helper()
+	return runCmd(cmd, func(m tea.Msg) bool { _, tick := m.(tickMsg); return tick })
+}
+
+// runCmd runs cmd as Bubble Tea would, flattening batches and sequences in
+// order, and returns the messages it produced except those skip drops.
+func runCmd(cmd tea.Cmd, skip func(tea.Msg) bool) []tea.Msg {
 	if cmd == nil {
 		return nil
 	}
@@ -118,7 +124,7 @@ func (rt *radioTest) exec(cmd tea.Cmd) []tea.Msg {
 	if b, ok := msg.(tea.BatchMsg); ok {
 		var out []tea.Msg
 		for _, c := range b {
-			out = append(out, rt.exec(c)...)
+			out = append(out, runCmd(c, skip)...)
 		}
 		return out
 	}
@@ -126,11 +132,11 @@ func (rt *radioTest) exec(cmd tea.Cmd) []tea.Msg {
 	if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
 		var out []tea.Msg
 		for i := range v.Len() {
-			out = append(out, rt.exec(v.Index(i).Interface().(tea.Cmd))...)
+			out = append(out, runCmd(v.Index(i).Interface().(tea.Cmd), skip)...)
 		}
 		return out
 	}
-	if _, ok := msg.(tickMsg); ok {
+	if skip(msg) {
 		return nil
 	}
 	return []tea.Msg{msg}
