@@ -16,6 +16,12 @@ import (
 // ErrClosed is the cause of a session ended by Close.
 var ErrClosed = errors.New("client: closed")
 
+// ErrSenderCert is wrapped by the errors of Crypto.LearnSenders for a
+// certificate that failed its checks (not from the agency CA, not valid now,
+// another unit's, a role that does not talk, no signing key). Its key is not
+// kept, so that unit's bursts stay unverified.
+var ErrSenderCert = errors.New("client: sender certificate refused")
+
 // RefusedError is returned when the relay refuses this unit: its certificate,
 // its enrolment, its role. Reason is a sentence for the person at the radio.
 type RefusedError struct {

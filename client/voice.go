@@ -34,6 +34,8 @@ type Crypto struct {
 	held    map[uint16]bool // talkgroups a key was installed for
 
 	rejected atomic.Uint64 // bundles refused
+
+	senders senderKeys // checked burst-signing keys of other units (certs.go)
 }
 
 // NewCrypto returns the voice crypto of the unit id. now may be nil.

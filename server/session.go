@@ -252,7 +252,7 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
 		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply,
 		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup, *pb.Envelope_Patch,
-		*pb.Envelope_PrivateCall:
+		*pb.Envelope_PrivateCall, *pb.Envelope_UnitCertificatesRequest:
 	default:
 		isRequest = false
 	}
@@ -365,6 +365,8 @@ func (sess *session) handle(env *pb.Envelope, floor *bucket) {
 			}
 			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PrivateCallResult{PrivateCallResult: pc}} })
 		}
+	case *pb.Envelope_UnitCertificatesRequest:
+		sess.unitCertificates(id, b.UnitCertificatesRequest)
 	case *pb.Envelope_RadioCheckReply:
 		sess.radioCheckReply(b.RadioCheckReply)
 		sess.reply(id, ack())

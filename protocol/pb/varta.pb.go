@@ -519,6 +519,7 @@ type Envelope struct {
 	//	*Envelope_Regroup
 	//	*Envelope_Patch
 	//	*Envelope_PrivateCall
+	//	*Envelope_UnitCertificatesRequest
 	//	*Envelope_Welcome
 	//	*Envelope_AffiliateResult
 	//	*Envelope_FloorResult
@@ -534,6 +535,7 @@ type Envelope struct {
 	//	*Envelope_MessageAccepted
 	//	*Envelope_PatchResult
 	//	*Envelope_PrivateCallResult
+	//	*Envelope_UnitCertificates
 	//	*Envelope_FloorEvent
 	//	*Envelope_AffiliationChanged
 	//	*Envelope_KeyBundle
@@ -791,6 +793,15 @@ func (x *Envelope) GetPrivateCall() *PrivateCall {
 	return nil
 }
 
+func (x *Envelope) GetUnitCertificatesRequest() *UnitCertificatesRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UnitCertificatesRequest); ok {
+			return x.UnitCertificatesRequest
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetWelcome() *Welcome {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_Welcome); ok {
@@ -921,6 +932,15 @@ func (x *Envelope) GetPrivateCallResult() *PrivateCallResult {
 	if x != nil {
 		if x, ok := x.Body.(*Envelope_PrivateCallResult); ok {
 			return x.PrivateCallResult
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetUnitCertificates() *UnitCertificates {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_UnitCertificates); ok {
+			return x.UnitCertificates
 		}
 	}
 	return nil
@@ -1109,6 +1129,10 @@ type Envelope_PrivateCall struct {
 	PrivateCall *PrivateCall `protobuf:"bytes,61,opt,name=private_call,json=privateCall,proto3,oneof"`
 }
 
+type Envelope_UnitCertificatesRequest struct {
+	UnitCertificatesRequest *UnitCertificatesRequest `protobuf:"bytes,62,opt,name=unit_certificates_request,json=unitCertificatesRequest,proto3,oneof"`
+}
+
 type Envelope_Welcome struct {
 	// Relay to client: replies.
 	Welcome *Welcome `protobuf:"bytes,30,opt,name=welcome,proto3,oneof"`
@@ -1168,6 +1192,10 @@ type Envelope_PatchResult struct {
 
 type Envelope_PrivateCallResult struct {
 	PrivateCallResult *PrivateCallResult `protobuf:"bytes,44,opt,name=private_call_result,json=privateCallResult,proto3,oneof"`
+}
+
+type Envelope_UnitCertificates struct {
+	UnitCertificates *UnitCertificates `protobuf:"bytes,45,opt,name=unit_certificates,json=unitCertificates,proto3,oneof"`
 }
 
 type Envelope_FloorEvent struct {
@@ -1255,6 +1283,8 @@ func (*Envelope_Patch) isEnvelope_Body() {}
 
 func (*Envelope_PrivateCall) isEnvelope_Body() {}
 
+func (*Envelope_UnitCertificatesRequest) isEnvelope_Body() {}
+
 func (*Envelope_Welcome) isEnvelope_Body() {}
 
 func (*Envelope_AffiliateResult) isEnvelope_Body() {}
@@ -1284,6 +1314,8 @@ func (*Envelope_MessageAccepted) isEnvelope_Body() {}
 func (*Envelope_PatchResult) isEnvelope_Body() {}
 
 func (*Envelope_PrivateCallResult) isEnvelope_Body() {}
+
+func (*Envelope_UnitCertificates) isEnvelope_Body() {}
 
 func (*Envelope_FloorEvent) isEnvelope_Body() {}
 
@@ -2718,6 +2750,103 @@ func (x *Member) GetCertificate() []byte {
 	return nil
 }
 
+// UnitCertificatesRequest (any unit) asks for the enrolled certificates of
+// up to 16 units, from which a receiver takes the Ed25519 key that signs
+// the units' voice bursts. The relay is not trusted for them: the receiver
+// must check each certificate against the agency CA (chain, validity, unit
+// ID, role) before it uses the key. More than 16 units: ERROR_BAD_REQUEST.
+// Reply: UnitCertificates.
+type UnitCertificatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Units         []uint32               `protobuf:"varint,1,rep,packed,name=units,proto3" json:"units,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitCertificatesRequest) Reset() {
+	*x = UnitCertificatesRequest{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitCertificatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitCertificatesRequest) ProtoMessage() {}
+
+func (x *UnitCertificatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitCertificatesRequest.ProtoReflect.Descriptor instead.
+func (*UnitCertificatesRequest) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UnitCertificatesRequest) GetUnits() []uint32 {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+// UnitCertificates answers UnitCertificatesRequest: one Member per unit
+// asked for that exists and has a certificate, each once, in the order
+// asked. Units left out are unknown or have no certificate yet.
+type UnitCertificates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificates  []*Member              `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitCertificates) Reset() {
+	*x = UnitCertificates{}
+	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitCertificates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitCertificates) ProtoMessage() {}
+
+func (x *UnitCertificates) ProtoReflect() protoreflect.Message {
+	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitCertificates.ProtoReflect.Descriptor instead.
+func (*UnitCertificates) Descriptor() ([]byte, []int) {
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UnitCertificates) GetCertificates() []*Member {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
 // PutKeyBundle (kmf only) stores a new epoch for a talkgroup: one signed
 // member key per member. The epoch must be higher than the stored one.
 // Reply: Ack once the keys are on disk; the relay then pushes each online
@@ -2734,7 +2863,7 @@ type PutKeyBundle struct {
 
 func (x *PutKeyBundle) Reset() {
 	*x = PutKeyBundle{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	mi := &file_protocol_pb_varta_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2746,7 +2875,7 @@ func (x *PutKeyBundle) String() string {
 func (*PutKeyBundle) ProtoMessage() {}
 
 func (x *PutKeyBundle) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[25]
+	mi := &file_protocol_pb_varta_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2759,7 +2888,7 @@ func (x *PutKeyBundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutKeyBundle.ProtoReflect.Descriptor instead.
 func (*PutKeyBundle) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{25}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutKeyBundle) GetTalkgroup() uint32 {
@@ -2800,7 +2929,7 @@ type MemberKey struct {
 
 func (x *MemberKey) Reset() {
 	*x = MemberKey{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	mi := &file_protocol_pb_varta_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2941,7 @@ func (x *MemberKey) String() string {
 func (*MemberKey) ProtoMessage() {}
 
 func (x *MemberKey) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[26]
+	mi := &file_protocol_pb_varta_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2954,7 @@ func (x *MemberKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberKey.ProtoReflect.Descriptor instead.
 func (*MemberKey) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{26}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MemberKey) GetUnit() uint32 {
@@ -2853,7 +2982,7 @@ type RekeyNeeded struct {
 
 func (x *RekeyNeeded) Reset() {
 	*x = RekeyNeeded{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[27]
+	mi := &file_protocol_pb_varta_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +2994,7 @@ func (x *RekeyNeeded) String() string {
 func (*RekeyNeeded) ProtoMessage() {}
 
 func (x *RekeyNeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[27]
+	mi := &file_protocol_pb_varta_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +3007,7 @@ func (x *RekeyNeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RekeyNeeded.ProtoReflect.Descriptor instead.
 func (*RekeyNeeded) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{27}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RekeyNeeded) GetTalkgroup() uint32 {
@@ -2907,7 +3036,7 @@ type SetStatus struct {
 
 func (x *SetStatus) Reset() {
 	*x = SetStatus{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[28]
+	mi := &file_protocol_pb_varta_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +3048,7 @@ func (x *SetStatus) String() string {
 func (*SetStatus) ProtoMessage() {}
 
 func (x *SetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[28]
+	mi := &file_protocol_pb_varta_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3061,7 @@ func (x *SetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetStatus.ProtoReflect.Descriptor instead.
 func (*SetStatus) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{28}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetStatus) GetCode() string {
@@ -2955,7 +3084,7 @@ type UnitStatusEvent struct {
 
 func (x *UnitStatusEvent) Reset() {
 	*x = UnitStatusEvent{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[29]
+	mi := &file_protocol_pb_varta_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3096,7 @@ func (x *UnitStatusEvent) String() string {
 func (*UnitStatusEvent) ProtoMessage() {}
 
 func (x *UnitStatusEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[29]
+	mi := &file_protocol_pb_varta_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3109,7 @@ func (x *UnitStatusEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitStatusEvent.ProtoReflect.Descriptor instead.
 func (*UnitStatusEvent) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{29}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UnitStatusEvent) GetUnit() uint32 {
@@ -3023,7 +3152,7 @@ type Position struct {
 
 func (x *Position) Reset() {
 	*x = Position{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[30]
+	mi := &file_protocol_pb_varta_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3164,7 @@ func (x *Position) String() string {
 func (*Position) ProtoMessage() {}
 
 func (x *Position) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[30]
+	mi := &file_protocol_pb_varta_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3177,7 @@ func (x *Position) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position.ProtoReflect.Descriptor instead.
 func (*Position) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{30}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Position) GetLat() float64 {
@@ -3089,7 +3218,7 @@ type ReportPosition struct {
 
 func (x *ReportPosition) Reset() {
 	*x = ReportPosition{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[31]
+	mi := &file_protocol_pb_varta_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3230,7 @@ func (x *ReportPosition) String() string {
 func (*ReportPosition) ProtoMessage() {}
 
 func (x *ReportPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[31]
+	mi := &file_protocol_pb_varta_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3243,7 @@ func (x *ReportPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPosition.ProtoReflect.Descriptor instead.
 func (*ReportPosition) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{31}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReportPosition) GetPosition() *Position {
@@ -3138,7 +3267,7 @@ type RaiseEmergency struct {
 
 func (x *RaiseEmergency) Reset() {
 	*x = RaiseEmergency{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[32]
+	mi := &file_protocol_pb_varta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3150,7 +3279,7 @@ func (x *RaiseEmergency) String() string {
 func (*RaiseEmergency) ProtoMessage() {}
 
 func (x *RaiseEmergency) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[32]
+	mi := &file_protocol_pb_varta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3163,7 +3292,7 @@ func (x *RaiseEmergency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseEmergency.ProtoReflect.Descriptor instead.
 func (*RaiseEmergency) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{32}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RaiseEmergency) GetLevel() Emergency {
@@ -3206,7 +3335,7 @@ type EmergencyAlarm struct {
 
 func (x *EmergencyAlarm) Reset() {
 	*x = EmergencyAlarm{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[33]
+	mi := &file_protocol_pb_varta_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3218,7 +3347,7 @@ func (x *EmergencyAlarm) String() string {
 func (*EmergencyAlarm) ProtoMessage() {}
 
 func (x *EmergencyAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[33]
+	mi := &file_protocol_pb_varta_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3231,7 +3360,7 @@ func (x *EmergencyAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyAlarm.ProtoReflect.Descriptor instead.
 func (*EmergencyAlarm) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{33}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *EmergencyAlarm) GetUnit() uint32 {
@@ -3309,7 +3438,7 @@ type EmergencyAction struct {
 
 func (x *EmergencyAction) Reset() {
 	*x = EmergencyAction{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[34]
+	mi := &file_protocol_pb_varta_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3321,7 +3450,7 @@ func (x *EmergencyAction) String() string {
 func (*EmergencyAction) ProtoMessage() {}
 
 func (x *EmergencyAction) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[34]
+	mi := &file_protocol_pb_varta_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3334,7 +3463,7 @@ func (x *EmergencyAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyAction.ProtoReflect.Descriptor instead.
 func (*EmergencyAction) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{34}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EmergencyAction) GetUnit() uint32 {
@@ -3360,7 +3489,7 @@ type ListEmergencies struct {
 
 func (x *ListEmergencies) Reset() {
 	*x = ListEmergencies{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[35]
+	mi := &file_protocol_pb_varta_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3501,7 @@ func (x *ListEmergencies) String() string {
 func (*ListEmergencies) ProtoMessage() {}
 
 func (x *ListEmergencies) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[35]
+	mi := &file_protocol_pb_varta_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3514,7 @@ func (x *ListEmergencies) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEmergencies.ProtoReflect.Descriptor instead.
 func (*ListEmergencies) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{35}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{37}
 }
 
 type Emergencies struct {
@@ -3397,7 +3526,7 @@ type Emergencies struct {
 
 func (x *Emergencies) Reset() {
 	*x = Emergencies{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[36]
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3409,7 +3538,7 @@ func (x *Emergencies) String() string {
 func (*Emergencies) ProtoMessage() {}
 
 func (x *Emergencies) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[36]
+	mi := &file_protocol_pb_varta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3422,7 +3551,7 @@ func (x *Emergencies) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Emergencies.ProtoReflect.Descriptor instead.
 func (*Emergencies) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{36}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Emergencies) GetAlarms() []*EmergencyAlarm {
@@ -3451,7 +3580,7 @@ type QueryUnits struct {
 
 func (x *QueryUnits) Reset() {
 	*x = QueryUnits{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[37]
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3463,7 +3592,7 @@ func (x *QueryUnits) String() string {
 func (*QueryUnits) ProtoMessage() {}
 
 func (x *QueryUnits) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[37]
+	mi := &file_protocol_pb_varta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3476,7 +3605,7 @@ func (x *QueryUnits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryUnits.ProtoReflect.Descriptor instead.
 func (*QueryUnits) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{37}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *QueryUnits) GetNear() bool {
@@ -3542,7 +3671,7 @@ type Area struct {
 
 func (x *Area) Reset() {
 	*x = Area{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3554,7 +3683,7 @@ func (x *Area) String() string {
 func (*Area) ProtoMessage() {}
 
 func (x *Area) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[38]
+	mi := &file_protocol_pb_varta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3567,7 +3696,7 @@ func (x *Area) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Area.ProtoReflect.Descriptor instead.
 func (*Area) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{38}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Area) GetMinLat() float64 {
@@ -3616,7 +3745,7 @@ type UnitInfo struct {
 
 func (x *UnitInfo) Reset() {
 	*x = UnitInfo{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3628,7 +3757,7 @@ func (x *UnitInfo) String() string {
 func (*UnitInfo) ProtoMessage() {}
 
 func (x *UnitInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[39]
+	mi := &file_protocol_pb_varta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3641,7 +3770,7 @@ func (x *UnitInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitInfo.ProtoReflect.Descriptor instead.
 func (*UnitInfo) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{39}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UnitInfo) GetUnit() uint32 {
@@ -3724,7 +3853,7 @@ type UnitList struct {
 
 func (x *UnitList) Reset() {
 	*x = UnitList{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +3865,7 @@ func (x *UnitList) String() string {
 func (*UnitList) ProtoMessage() {}
 
 func (x *UnitList) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[40]
+	mi := &file_protocol_pb_varta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +3878,7 @@ func (x *UnitList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitList.ProtoReflect.Descriptor instead.
 func (*UnitList) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{40}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UnitList) GetUnits() []*UnitInfo {
@@ -3777,7 +3906,7 @@ type UnitAction struct {
 
 func (x *UnitAction) Reset() {
 	*x = UnitAction{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +3918,7 @@ func (x *UnitAction) String() string {
 func (*UnitAction) ProtoMessage() {}
 
 func (x *UnitAction) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[41]
+	mi := &file_protocol_pb_varta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +3931,7 @@ func (x *UnitAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAction.ProtoReflect.Descriptor instead.
 func (*UnitAction) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{41}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UnitAction) GetUnit() uint32 {
@@ -3832,7 +3961,7 @@ type RadioCheck struct {
 
 func (x *RadioCheck) Reset() {
 	*x = RadioCheck{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3844,7 +3973,7 @@ func (x *RadioCheck) String() string {
 func (*RadioCheck) ProtoMessage() {}
 
 func (x *RadioCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[42]
+	mi := &file_protocol_pb_varta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3857,7 +3986,7 @@ func (x *RadioCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheck.ProtoReflect.Descriptor instead.
 func (*RadioCheck) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{42}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RadioCheck) GetCheck() uint64 {
@@ -3890,7 +4019,7 @@ type RadioCheckReply struct {
 
 func (x *RadioCheckReply) Reset() {
 	*x = RadioCheckReply{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3902,7 +4031,7 @@ func (x *RadioCheckReply) String() string {
 func (*RadioCheckReply) ProtoMessage() {}
 
 func (x *RadioCheckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[43]
+	mi := &file_protocol_pb_varta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3915,7 +4044,7 @@ func (x *RadioCheckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheckReply.ProtoReflect.Descriptor instead.
 func (*RadioCheckReply) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{43}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RadioCheckReply) GetCheck() uint64 {
@@ -3937,7 +4066,7 @@ type RadioCheckResult struct {
 
 func (x *RadioCheckResult) Reset() {
 	*x = RadioCheckResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3949,7 +4078,7 @@ func (x *RadioCheckResult) String() string {
 func (*RadioCheckResult) ProtoMessage() {}
 
 func (x *RadioCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[44]
+	mi := &file_protocol_pb_varta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3962,7 +4091,7 @@ func (x *RadioCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RadioCheckResult.ProtoReflect.Descriptor instead.
 func (*RadioCheckResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{44}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RadioCheckResult) GetUnit() uint32 {
@@ -4004,7 +4133,7 @@ type Zeroize struct {
 
 func (x *Zeroize) Reset() {
 	*x = Zeroize{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4016,7 +4145,7 @@ func (x *Zeroize) String() string {
 func (*Zeroize) ProtoMessage() {}
 
 func (x *Zeroize) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[45]
+	mi := &file_protocol_pb_varta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4029,7 +4158,7 @@ func (x *Zeroize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Zeroize.ProtoReflect.Descriptor instead.
 func (*Zeroize) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{45}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Zeroize) GetReason() string {
@@ -4054,7 +4183,7 @@ type SendMessage struct {
 
 func (x *SendMessage) Reset() {
 	*x = SendMessage{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4066,7 +4195,7 @@ func (x *SendMessage) String() string {
 func (*SendMessage) ProtoMessage() {}
 
 func (x *SendMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[46]
+	mi := &file_protocol_pb_varta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4079,7 +4208,7 @@ func (x *SendMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessage.ProtoReflect.Descriptor instead.
 func (*SendMessage) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{46}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SendMessage) GetToUnit() uint32 {
@@ -4121,7 +4250,7 @@ type MessageAccepted struct {
 
 func (x *MessageAccepted) Reset() {
 	*x = MessageAccepted{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4133,7 +4262,7 @@ func (x *MessageAccepted) String() string {
 func (*MessageAccepted) ProtoMessage() {}
 
 func (x *MessageAccepted) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[47]
+	mi := &file_protocol_pb_varta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4146,7 +4275,7 @@ func (x *MessageAccepted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageAccepted.ProtoReflect.Descriptor instead.
 func (*MessageAccepted) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{47}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *MessageAccepted) GetId() uint64 {
@@ -4188,7 +4317,7 @@ type TextMessage struct {
 
 func (x *TextMessage) Reset() {
 	*x = TextMessage{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4200,7 +4329,7 @@ func (x *TextMessage) String() string {
 func (*TextMessage) ProtoMessage() {}
 
 func (x *TextMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[48]
+	mi := &file_protocol_pb_varta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4213,7 +4342,7 @@ func (x *TextMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextMessage.ProtoReflect.Descriptor instead.
 func (*TextMessage) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{48}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *TextMessage) GetId() uint64 {
@@ -4282,7 +4411,7 @@ type MessageReceipt struct {
 
 func (x *MessageReceipt) Reset() {
 	*x = MessageReceipt{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4294,7 +4423,7 @@ func (x *MessageReceipt) String() string {
 func (*MessageReceipt) ProtoMessage() {}
 
 func (x *MessageReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[49]
+	mi := &file_protocol_pb_varta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4307,7 +4436,7 @@ func (x *MessageReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReceipt.ProtoReflect.Descriptor instead.
 func (*MessageReceipt) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{49}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MessageReceipt) GetId() uint64 {
@@ -4330,7 +4459,7 @@ type DeliveryReceipt struct {
 
 func (x *DeliveryReceipt) Reset() {
 	*x = DeliveryReceipt{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4342,7 +4471,7 @@ func (x *DeliveryReceipt) String() string {
 func (*DeliveryReceipt) ProtoMessage() {}
 
 func (x *DeliveryReceipt) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[50]
+	mi := &file_protocol_pb_varta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4355,7 +4484,7 @@ func (x *DeliveryReceipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryReceipt.ProtoReflect.Descriptor instead.
 func (*DeliveryReceipt) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{50}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeliveryReceipt) GetId() uint64 {
@@ -4401,7 +4530,7 @@ type Regroup struct {
 
 func (x *Regroup) Reset() {
 	*x = Regroup{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4413,7 +4542,7 @@ func (x *Regroup) String() string {
 func (*Regroup) ProtoMessage() {}
 
 func (x *Regroup) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[51]
+	mi := &file_protocol_pb_varta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4426,7 +4555,7 @@ func (x *Regroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Regroup.ProtoReflect.Descriptor instead.
 func (*Regroup) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{51}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Regroup) GetTalkgroup() uint32 {
@@ -4466,7 +4595,7 @@ type Patch struct {
 
 func (x *Patch) Reset() {
 	*x = Patch{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4478,7 +4607,7 @@ func (x *Patch) String() string {
 func (*Patch) ProtoMessage() {}
 
 func (x *Patch) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[52]
+	mi := &file_protocol_pb_varta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4491,7 +4620,7 @@ func (x *Patch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Patch.ProtoReflect.Descriptor instead.
 func (*Patch) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{52}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Patch) GetTalkgroups() []uint32 {
@@ -4518,7 +4647,7 @@ type PatchResult struct {
 
 func (x *PatchResult) Reset() {
 	*x = PatchResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	mi := &file_protocol_pb_varta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4530,7 +4659,7 @@ func (x *PatchResult) String() string {
 func (*PatchResult) ProtoMessage() {}
 
 func (x *PatchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[53]
+	mi := &file_protocol_pb_varta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4543,7 +4672,7 @@ func (x *PatchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatchResult.ProtoReflect.Descriptor instead.
 func (*PatchResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{53}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PatchResult) GetPatch() uint32 {
@@ -4575,7 +4704,7 @@ type PrivateCall struct {
 
 func (x *PrivateCall) Reset() {
 	*x = PrivateCall{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	mi := &file_protocol_pb_varta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +4716,7 @@ func (x *PrivateCall) String() string {
 func (*PrivateCall) ProtoMessage() {}
 
 func (x *PrivateCall) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[54]
+	mi := &file_protocol_pb_varta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4600,7 +4729,7 @@ func (x *PrivateCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivateCall.ProtoReflect.Descriptor instead.
 func (*PrivateCall) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{54}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PrivateCall) GetToUnit() uint32 {
@@ -4628,7 +4757,7 @@ type PrivateCallResult struct {
 
 func (x *PrivateCallResult) Reset() {
 	*x = PrivateCallResult{}
-	mi := &file_protocol_pb_varta_proto_msgTypes[55]
+	mi := &file_protocol_pb_varta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4640,7 +4769,7 @@ func (x *PrivateCallResult) String() string {
 func (*PrivateCallResult) ProtoMessage() {}
 
 func (x *PrivateCallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_protocol_pb_varta_proto_msgTypes[55]
+	mi := &file_protocol_pb_varta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4653,7 +4782,7 @@ func (x *PrivateCallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrivateCallResult.ProtoReflect.Descriptor instead.
 func (*PrivateCallResult) Descriptor() ([]byte, []int) {
-	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{55}
+	return file_protocol_pb_varta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PrivateCallResult) GetTalkgroup() uint32 {
@@ -4681,7 +4810,7 @@ var File_protocol_pb_varta_proto protoreflect.FileDescriptor
 
 const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\n" +
-	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\x9d\x16\n" +
+	"\x17protocol/pb/varta.proto\x12\bvarta.v1\"\xc9\x17\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
 	"\x05hello\x18\n" +
@@ -4710,7 +4839,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x0fmessage_receipt\x18\x1c \x01(\v2\x18.varta.v1.MessageReceiptH\x00R\x0emessageReceipt\x12-\n" +
 	"\aregroup\x18\x1d \x01(\v2\x11.varta.v1.RegroupH\x00R\aregroup\x12'\n" +
 	"\x05patch\x18< \x01(\v2\x0f.varta.v1.PatchH\x00R\x05patch\x12:\n" +
-	"\fprivate_call\x18= \x01(\v2\x15.varta.v1.PrivateCallH\x00R\vprivateCall\x12-\n" +
+	"\fprivate_call\x18= \x01(\v2\x15.varta.v1.PrivateCallH\x00R\vprivateCall\x12_\n" +
+	"\x19unit_certificates_request\x18> \x01(\v2!.varta.v1.UnitCertificatesRequestH\x00R\x17unitCertificatesRequest\x12-\n" +
 	"\awelcome\x18\x1e \x01(\v2\x11.varta.v1.WelcomeH\x00R\awelcome\x12F\n" +
 	"\x10affiliate_result\x18\x1f \x01(\v2\x19.varta.v1.AffiliateResultH\x00R\x0faffiliateResult\x12:\n" +
 	"\ffloor_result\x18  \x01(\v2\x15.varta.v1.FloorResultH\x00R\vfloorResult\x12!\n" +
@@ -4728,7 +4858,8 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\x12radio_check_result\x18) \x01(\v2\x1a.varta.v1.RadioCheckResultH\x00R\x10radioCheckResult\x12F\n" +
 	"\x10message_accepted\x18* \x01(\v2\x19.varta.v1.MessageAcceptedH\x00R\x0fmessageAccepted\x12:\n" +
 	"\fpatch_result\x18+ \x01(\v2\x15.varta.v1.PatchResultH\x00R\vpatchResult\x12M\n" +
-	"\x13private_call_result\x18, \x01(\v2\x1b.varta.v1.PrivateCallResultH\x00R\x11privateCallResult\x127\n" +
+	"\x13private_call_result\x18, \x01(\v2\x1b.varta.v1.PrivateCallResultH\x00R\x11privateCallResult\x12I\n" +
+	"\x11unit_certificates\x18- \x01(\v2\x1a.varta.v1.UnitCertificatesH\x00R\x10unitCertificates\x127\n" +
 	"\vfloor_event\x182 \x01(\v2\x14.varta.v1.FloorEventH\x00R\n" +
 	"floorEvent\x12O\n" +
 	"\x13affiliation_changed\x183 \x01(\v2\x1c.varta.v1.AffiliationChangedH\x00R\x12affiliationChanged\x124\n" +
@@ -4847,7 +4978,11 @@ const file_protocol_pb_varta_proto_rawDesc = "" +
 	"\amembers\x18\x03 \x03(\v2\x10.varta.v1.MemberR\amembers\">\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\rR\x04unit\x12 \n" +
-	"\vcertificate\x18\x02 \x01(\fR\vcertificate\"\x94\x01\n" +
+	"\vcertificate\x18\x02 \x01(\fR\vcertificate\"/\n" +
+	"\x17UnitCertificatesRequest\x12\x14\n" +
+	"\x05units\x18\x01 \x03(\rR\x05units\"H\n" +
+	"\x10UnitCertificates\x124\n" +
+	"\fcertificates\x18\x01 \x03(\v2\x10.varta.v1.MemberR\fcertificates\"\x94\x01\n" +
 	"\fPutKeyBundle\x12\x1c\n" +
 	"\ttalkgroup\x18\x01 \x01(\rR\ttalkgroup\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\rR\x05epoch\x12'\n" +
@@ -5063,72 +5198,74 @@ func file_protocol_pb_varta_proto_rawDescGZIP() []byte {
 }
 
 var file_protocol_pb_varta_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_protocol_pb_varta_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_protocol_pb_varta_proto_goTypes = []any{
-	(Emergency)(0),             // 0: varta.v1.Emergency
-	(FloorStatus)(0),           // 1: varta.v1.FloorStatus
-	(Cause)(0),                 // 2: varta.v1.Cause
-	(FloorEventKind)(0),        // 3: varta.v1.FloorEventKind
-	(ErrorCode)(0),             // 4: varta.v1.ErrorCode
-	(EmergencyState)(0),        // 5: varta.v1.EmergencyState
-	(EmergencyActionKind)(0),   // 6: varta.v1.EmergencyActionKind
-	(UnitActionKind)(0),        // 7: varta.v1.UnitActionKind
-	(*Envelope)(nil),           // 8: varta.v1.Envelope
-	(*Hello)(nil),              // 9: varta.v1.Hello
-	(*Welcome)(nil),            // 10: varta.v1.Welcome
-	(*TalkgroupInfo)(nil),      // 11: varta.v1.TalkgroupInfo
-	(*Affiliate)(nil),          // 12: varta.v1.Affiliate
-	(*AffiliateResult)(nil),    // 13: varta.v1.AffiliateResult
-	(*Affiliation)(nil),        // 14: varta.v1.Affiliation
-	(*FloorRequest)(nil),       // 15: varta.v1.FloorRequest
-	(*FloorRelease)(nil),       // 16: varta.v1.FloorRelease
-	(*FloorResult)(nil),        // 17: varta.v1.FloorResult
-	(*FloorEvent)(nil),         // 18: varta.v1.FloorEvent
-	(*AffiliationChanged)(nil), // 19: varta.v1.AffiliationChanged
-	(*Ping)(nil),               // 20: varta.v1.Ping
-	(*Pong)(nil),               // 21: varta.v1.Pong
-	(*Ack)(nil),                // 22: varta.v1.Ack
-	(*Error)(nil),              // 23: varta.v1.Error
-	(*KeyRequest)(nil),         // 24: varta.v1.KeyRequest
-	(*KeyBundles)(nil),         // 25: varta.v1.KeyBundles
-	(*KeyBundle)(nil),          // 26: varta.v1.KeyBundle
-	(*KmfStatusRequest)(nil),   // 27: varta.v1.KmfStatusRequest
-	(*KmfStatus)(nil),          // 28: varta.v1.KmfStatus
-	(*TalkgroupKeyState)(nil),  // 29: varta.v1.TalkgroupKeyState
-	(*KmfMembersRequest)(nil),  // 30: varta.v1.KmfMembersRequest
-	(*KmfMembers)(nil),         // 31: varta.v1.KmfMembers
-	(*Member)(nil),             // 32: varta.v1.Member
-	(*PutKeyBundle)(nil),       // 33: varta.v1.PutKeyBundle
-	(*MemberKey)(nil),          // 34: varta.v1.MemberKey
-	(*RekeyNeeded)(nil),        // 35: varta.v1.RekeyNeeded
-	(*SetStatus)(nil),          // 36: varta.v1.SetStatus
-	(*UnitStatusEvent)(nil),    // 37: varta.v1.UnitStatusEvent
-	(*Position)(nil),           // 38: varta.v1.Position
-	(*ReportPosition)(nil),     // 39: varta.v1.ReportPosition
-	(*RaiseEmergency)(nil),     // 40: varta.v1.RaiseEmergency
-	(*EmergencyAlarm)(nil),     // 41: varta.v1.EmergencyAlarm
-	(*EmergencyAction)(nil),    // 42: varta.v1.EmergencyAction
-	(*ListEmergencies)(nil),    // 43: varta.v1.ListEmergencies
-	(*Emergencies)(nil),        // 44: varta.v1.Emergencies
-	(*QueryUnits)(nil),         // 45: varta.v1.QueryUnits
-	(*Area)(nil),               // 46: varta.v1.Area
-	(*UnitInfo)(nil),           // 47: varta.v1.UnitInfo
-	(*UnitList)(nil),           // 48: varta.v1.UnitList
-	(*UnitAction)(nil),         // 49: varta.v1.UnitAction
-	(*RadioCheck)(nil),         // 50: varta.v1.RadioCheck
-	(*RadioCheckReply)(nil),    // 51: varta.v1.RadioCheckReply
-	(*RadioCheckResult)(nil),   // 52: varta.v1.RadioCheckResult
-	(*Zeroize)(nil),            // 53: varta.v1.Zeroize
-	(*SendMessage)(nil),        // 54: varta.v1.SendMessage
-	(*MessageAccepted)(nil),    // 55: varta.v1.MessageAccepted
-	(*TextMessage)(nil),        // 56: varta.v1.TextMessage
-	(*MessageReceipt)(nil),     // 57: varta.v1.MessageReceipt
-	(*DeliveryReceipt)(nil),    // 58: varta.v1.DeliveryReceipt
-	(*Regroup)(nil),            // 59: varta.v1.Regroup
-	(*Patch)(nil),              // 60: varta.v1.Patch
-	(*PatchResult)(nil),        // 61: varta.v1.PatchResult
-	(*PrivateCall)(nil),        // 62: varta.v1.PrivateCall
-	(*PrivateCallResult)(nil),  // 63: varta.v1.PrivateCallResult
+	(Emergency)(0),                  // 0: varta.v1.Emergency
+	(FloorStatus)(0),                // 1: varta.v1.FloorStatus
+	(Cause)(0),                      // 2: varta.v1.Cause
+	(FloorEventKind)(0),             // 3: varta.v1.FloorEventKind
+	(ErrorCode)(0),                  // 4: varta.v1.ErrorCode
+	(EmergencyState)(0),             // 5: varta.v1.EmergencyState
+	(EmergencyActionKind)(0),        // 6: varta.v1.EmergencyActionKind
+	(UnitActionKind)(0),             // 7: varta.v1.UnitActionKind
+	(*Envelope)(nil),                // 8: varta.v1.Envelope
+	(*Hello)(nil),                   // 9: varta.v1.Hello
+	(*Welcome)(nil),                 // 10: varta.v1.Welcome
+	(*TalkgroupInfo)(nil),           // 11: varta.v1.TalkgroupInfo
+	(*Affiliate)(nil),               // 12: varta.v1.Affiliate
+	(*AffiliateResult)(nil),         // 13: varta.v1.AffiliateResult
+	(*Affiliation)(nil),             // 14: varta.v1.Affiliation
+	(*FloorRequest)(nil),            // 15: varta.v1.FloorRequest
+	(*FloorRelease)(nil),            // 16: varta.v1.FloorRelease
+	(*FloorResult)(nil),             // 17: varta.v1.FloorResult
+	(*FloorEvent)(nil),              // 18: varta.v1.FloorEvent
+	(*AffiliationChanged)(nil),      // 19: varta.v1.AffiliationChanged
+	(*Ping)(nil),                    // 20: varta.v1.Ping
+	(*Pong)(nil),                    // 21: varta.v1.Pong
+	(*Ack)(nil),                     // 22: varta.v1.Ack
+	(*Error)(nil),                   // 23: varta.v1.Error
+	(*KeyRequest)(nil),              // 24: varta.v1.KeyRequest
+	(*KeyBundles)(nil),              // 25: varta.v1.KeyBundles
+	(*KeyBundle)(nil),               // 26: varta.v1.KeyBundle
+	(*KmfStatusRequest)(nil),        // 27: varta.v1.KmfStatusRequest
+	(*KmfStatus)(nil),               // 28: varta.v1.KmfStatus
+	(*TalkgroupKeyState)(nil),       // 29: varta.v1.TalkgroupKeyState
+	(*KmfMembersRequest)(nil),       // 30: varta.v1.KmfMembersRequest
+	(*KmfMembers)(nil),              // 31: varta.v1.KmfMembers
+	(*Member)(nil),                  // 32: varta.v1.Member
+	(*UnitCertificatesRequest)(nil), // 33: varta.v1.UnitCertificatesRequest
+	(*UnitCertificates)(nil),        // 34: varta.v1.UnitCertificates
+	(*PutKeyBundle)(nil),            // 35: varta.v1.PutKeyBundle
+	(*MemberKey)(nil),               // 36: varta.v1.MemberKey
+	(*RekeyNeeded)(nil),             // 37: varta.v1.RekeyNeeded
+	(*SetStatus)(nil),               // 38: varta.v1.SetStatus
+	(*UnitStatusEvent)(nil),         // 39: varta.v1.UnitStatusEvent
+	(*Position)(nil),                // 40: varta.v1.Position
+	(*ReportPosition)(nil),          // 41: varta.v1.ReportPosition
+	(*RaiseEmergency)(nil),          // 42: varta.v1.RaiseEmergency
+	(*EmergencyAlarm)(nil),          // 43: varta.v1.EmergencyAlarm
+	(*EmergencyAction)(nil),         // 44: varta.v1.EmergencyAction
+	(*ListEmergencies)(nil),         // 45: varta.v1.ListEmergencies
+	(*Emergencies)(nil),             // 46: varta.v1.Emergencies
+	(*QueryUnits)(nil),              // 47: varta.v1.QueryUnits
+	(*Area)(nil),                    // 48: varta.v1.Area
+	(*UnitInfo)(nil),                // 49: varta.v1.UnitInfo
+	(*UnitList)(nil),                // 50: varta.v1.UnitList
+	(*UnitAction)(nil),              // 51: varta.v1.UnitAction
+	(*RadioCheck)(nil),              // 52: varta.v1.RadioCheck
+	(*RadioCheckReply)(nil),         // 53: varta.v1.RadioCheckReply
+	(*RadioCheckResult)(nil),        // 54: varta.v1.RadioCheckResult
+	(*Zeroize)(nil),                 // 55: varta.v1.Zeroize
+	(*SendMessage)(nil),             // 56: varta.v1.SendMessage
+	(*MessageAccepted)(nil),         // 57: varta.v1.MessageAccepted
+	(*TextMessage)(nil),             // 58: varta.v1.TextMessage
+	(*MessageReceipt)(nil),          // 59: varta.v1.MessageReceipt
+	(*DeliveryReceipt)(nil),         // 60: varta.v1.DeliveryReceipt
+	(*Regroup)(nil),                 // 61: varta.v1.Regroup
+	(*Patch)(nil),                   // 62: varta.v1.Patch
+	(*PatchResult)(nil),             // 63: varta.v1.PatchResult
+	(*PrivateCall)(nil),             // 64: varta.v1.PrivateCall
+	(*PrivateCallResult)(nil),       // 65: varta.v1.PrivateCallResult
 }
 var file_protocol_pb_varta_proto_depIdxs = []int32{
 	9,  // 0: varta.v1.Envelope.hello:type_name -> varta.v1.Hello
@@ -5139,76 +5276,79 @@ var file_protocol_pb_varta_proto_depIdxs = []int32{
 	24, // 5: varta.v1.Envelope.key_request:type_name -> varta.v1.KeyRequest
 	27, // 6: varta.v1.Envelope.kmf_status_request:type_name -> varta.v1.KmfStatusRequest
 	30, // 7: varta.v1.Envelope.kmf_members_request:type_name -> varta.v1.KmfMembersRequest
-	33, // 8: varta.v1.Envelope.put_key_bundle:type_name -> varta.v1.PutKeyBundle
-	36, // 9: varta.v1.Envelope.set_status:type_name -> varta.v1.SetStatus
-	39, // 10: varta.v1.Envelope.report_position:type_name -> varta.v1.ReportPosition
-	40, // 11: varta.v1.Envelope.raise_emergency:type_name -> varta.v1.RaiseEmergency
-	42, // 12: varta.v1.Envelope.emergency_action:type_name -> varta.v1.EmergencyAction
-	43, // 13: varta.v1.Envelope.list_emergencies:type_name -> varta.v1.ListEmergencies
-	45, // 14: varta.v1.Envelope.query_units:type_name -> varta.v1.QueryUnits
-	49, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
-	51, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
-	54, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
-	57, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
-	59, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
-	60, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
-	62, // 21: varta.v1.Envelope.private_call:type_name -> varta.v1.PrivateCall
-	10, // 22: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
-	13, // 23: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
-	17, // 24: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
-	22, // 25: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
-	21, // 26: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
-	23, // 27: varta.v1.Envelope.error:type_name -> varta.v1.Error
-	25, // 28: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
-	28, // 29: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
-	31, // 30: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
-	44, // 31: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
-	48, // 32: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
-	52, // 33: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
-	55, // 34: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
-	61, // 35: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
-	63, // 36: varta.v1.Envelope.private_call_result:type_name -> varta.v1.PrivateCallResult
-	18, // 37: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
-	19, // 38: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
-	26, // 39: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
-	35, // 40: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
-	41, // 41: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
-	37, // 42: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
-	50, // 43: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
-	53, // 44: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
-	56, // 45: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
-	58, // 46: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
-	11, // 47: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
-	14, // 48: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
-	0,  // 49: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
-	1,  // 50: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
-	2,  // 51: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
-	3,  // 52: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
-	0,  // 53: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
-	2,  // 54: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
-	11, // 55: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
-	4,  // 56: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
-	26, // 57: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
-	29, // 58: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
-	32, // 59: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
-	34, // 60: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
-	38, // 61: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
-	0,  // 62: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
-	38, // 63: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
-	0,  // 64: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
-	38, // 65: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
-	5,  // 66: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
-	6,  // 67: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
-	41, // 68: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
-	46, // 69: varta.v1.QueryUnits.area:type_name -> varta.v1.Area
-	38, // 70: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
-	47, // 71: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
-	7,  // 72: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
-	73, // [73:73] is the sub-list for method output_type
-	73, // [73:73] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	35, // 8: varta.v1.Envelope.put_key_bundle:type_name -> varta.v1.PutKeyBundle
+	38, // 9: varta.v1.Envelope.set_status:type_name -> varta.v1.SetStatus
+	41, // 10: varta.v1.Envelope.report_position:type_name -> varta.v1.ReportPosition
+	42, // 11: varta.v1.Envelope.raise_emergency:type_name -> varta.v1.RaiseEmergency
+	44, // 12: varta.v1.Envelope.emergency_action:type_name -> varta.v1.EmergencyAction
+	45, // 13: varta.v1.Envelope.list_emergencies:type_name -> varta.v1.ListEmergencies
+	47, // 14: varta.v1.Envelope.query_units:type_name -> varta.v1.QueryUnits
+	51, // 15: varta.v1.Envelope.unit_action:type_name -> varta.v1.UnitAction
+	53, // 16: varta.v1.Envelope.radio_check_reply:type_name -> varta.v1.RadioCheckReply
+	56, // 17: varta.v1.Envelope.send_message:type_name -> varta.v1.SendMessage
+	59, // 18: varta.v1.Envelope.message_receipt:type_name -> varta.v1.MessageReceipt
+	61, // 19: varta.v1.Envelope.regroup:type_name -> varta.v1.Regroup
+	62, // 20: varta.v1.Envelope.patch:type_name -> varta.v1.Patch
+	64, // 21: varta.v1.Envelope.private_call:type_name -> varta.v1.PrivateCall
+	33, // 22: varta.v1.Envelope.unit_certificates_request:type_name -> varta.v1.UnitCertificatesRequest
+	10, // 23: varta.v1.Envelope.welcome:type_name -> varta.v1.Welcome
+	13, // 24: varta.v1.Envelope.affiliate_result:type_name -> varta.v1.AffiliateResult
+	17, // 25: varta.v1.Envelope.floor_result:type_name -> varta.v1.FloorResult
+	22, // 26: varta.v1.Envelope.ack:type_name -> varta.v1.Ack
+	21, // 27: varta.v1.Envelope.pong:type_name -> varta.v1.Pong
+	23, // 28: varta.v1.Envelope.error:type_name -> varta.v1.Error
+	25, // 29: varta.v1.Envelope.key_bundles:type_name -> varta.v1.KeyBundles
+	28, // 30: varta.v1.Envelope.kmf_status:type_name -> varta.v1.KmfStatus
+	31, // 31: varta.v1.Envelope.kmf_members:type_name -> varta.v1.KmfMembers
+	46, // 32: varta.v1.Envelope.emergencies:type_name -> varta.v1.Emergencies
+	50, // 33: varta.v1.Envelope.unit_list:type_name -> varta.v1.UnitList
+	54, // 34: varta.v1.Envelope.radio_check_result:type_name -> varta.v1.RadioCheckResult
+	57, // 35: varta.v1.Envelope.message_accepted:type_name -> varta.v1.MessageAccepted
+	63, // 36: varta.v1.Envelope.patch_result:type_name -> varta.v1.PatchResult
+	65, // 37: varta.v1.Envelope.private_call_result:type_name -> varta.v1.PrivateCallResult
+	34, // 38: varta.v1.Envelope.unit_certificates:type_name -> varta.v1.UnitCertificates
+	18, // 39: varta.v1.Envelope.floor_event:type_name -> varta.v1.FloorEvent
+	19, // 40: varta.v1.Envelope.affiliation_changed:type_name -> varta.v1.AffiliationChanged
+	26, // 41: varta.v1.Envelope.key_bundle:type_name -> varta.v1.KeyBundle
+	37, // 42: varta.v1.Envelope.rekey_needed:type_name -> varta.v1.RekeyNeeded
+	43, // 43: varta.v1.Envelope.emergency_alarm:type_name -> varta.v1.EmergencyAlarm
+	39, // 44: varta.v1.Envelope.unit_status:type_name -> varta.v1.UnitStatusEvent
+	52, // 45: varta.v1.Envelope.radio_check:type_name -> varta.v1.RadioCheck
+	55, // 46: varta.v1.Envelope.zeroize:type_name -> varta.v1.Zeroize
+	58, // 47: varta.v1.Envelope.text_message:type_name -> varta.v1.TextMessage
+	60, // 48: varta.v1.Envelope.delivery_receipt:type_name -> varta.v1.DeliveryReceipt
+	11, // 49: varta.v1.Welcome.allowed:type_name -> varta.v1.TalkgroupInfo
+	14, // 50: varta.v1.AffiliateResult.results:type_name -> varta.v1.Affiliation
+	0,  // 51: varta.v1.FloorRequest.emergency:type_name -> varta.v1.Emergency
+	1,  // 52: varta.v1.FloorResult.status:type_name -> varta.v1.FloorStatus
+	2,  // 53: varta.v1.FloorResult.cause:type_name -> varta.v1.Cause
+	3,  // 54: varta.v1.FloorEvent.kind:type_name -> varta.v1.FloorEventKind
+	0,  // 55: varta.v1.FloorEvent.emergency:type_name -> varta.v1.Emergency
+	2,  // 56: varta.v1.FloorEvent.cause:type_name -> varta.v1.Cause
+	11, // 57: varta.v1.AffiliationChanged.allowed:type_name -> varta.v1.TalkgroupInfo
+	4,  // 58: varta.v1.Error.code:type_name -> varta.v1.ErrorCode
+	26, // 59: varta.v1.KeyBundles.bundles:type_name -> varta.v1.KeyBundle
+	29, // 60: varta.v1.KmfStatus.talkgroups:type_name -> varta.v1.TalkgroupKeyState
+	32, // 61: varta.v1.KmfMembers.members:type_name -> varta.v1.Member
+	32, // 62: varta.v1.UnitCertificates.certificates:type_name -> varta.v1.Member
+	36, // 63: varta.v1.PutKeyBundle.keys:type_name -> varta.v1.MemberKey
+	40, // 64: varta.v1.ReportPosition.position:type_name -> varta.v1.Position
+	0,  // 65: varta.v1.RaiseEmergency.level:type_name -> varta.v1.Emergency
+	40, // 66: varta.v1.RaiseEmergency.position:type_name -> varta.v1.Position
+	0,  // 67: varta.v1.EmergencyAlarm.level:type_name -> varta.v1.Emergency
+	40, // 68: varta.v1.EmergencyAlarm.position:type_name -> varta.v1.Position
+	5,  // 69: varta.v1.EmergencyAlarm.state:type_name -> varta.v1.EmergencyState
+	6,  // 70: varta.v1.EmergencyAction.kind:type_name -> varta.v1.EmergencyActionKind
+	43, // 71: varta.v1.Emergencies.alarms:type_name -> varta.v1.EmergencyAlarm
+	48, // 72: varta.v1.QueryUnits.area:type_name -> varta.v1.Area
+	40, // 73: varta.v1.UnitInfo.position:type_name -> varta.v1.Position
+	49, // 74: varta.v1.UnitList.units:type_name -> varta.v1.UnitInfo
+	7,  // 75: varta.v1.UnitAction.kind:type_name -> varta.v1.UnitActionKind
+	76, // [76:76] is the sub-list for method output_type
+	76, // [76:76] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_protocol_pb_varta_proto_init() }
@@ -5239,6 +5379,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_Regroup)(nil),
 		(*Envelope_Patch)(nil),
 		(*Envelope_PrivateCall)(nil),
+		(*Envelope_UnitCertificatesRequest)(nil),
 		(*Envelope_Welcome)(nil),
 		(*Envelope_AffiliateResult)(nil),
 		(*Envelope_FloorResult)(nil),
@@ -5254,6 +5395,7 @@ func file_protocol_pb_varta_proto_init() {
 		(*Envelope_MessageAccepted)(nil),
 		(*Envelope_PatchResult)(nil),
 		(*Envelope_PrivateCallResult)(nil),
+		(*Envelope_UnitCertificates)(nil),
 		(*Envelope_FloorEvent)(nil),
 		(*Envelope_AffiliationChanged)(nil),
 		(*Envelope_KeyBundle)(nil),
@@ -5271,7 +5413,7 @@ func file_protocol_pb_varta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_protocol_pb_varta_proto_rawDesc), len(file_protocol_pb_varta_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
