@@ -2,6 +2,7 @@ package radio
 
 import (
 	"context"
+	"crypto/ed25519"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,9 @@ type Transmission struct {
 	// Complete is set when the end-of-burst marker arrived (not a timeout).
 	Complete bool
 	Stats    codec.JitterStats
+	// Verification says whether the talker's signature over the burst
+	// checked out (see BurstCheck).
+	Verification Verification
 }
 
 // ReceiverConfig configures a Receiver.
@@ -46,6 +50,12 @@ type ReceiverConfig struct {
 	// Drop, if set, is asked about every received datagram and drops it
 	// when it returns true: a test hook to simulate loss.
 	Drop func(datagram []byte) bool
+	// SenderKey returns a talker's signing key, checked against the agency
+	// CA, or nil while it is not known; Learn, if set, is told of a talker
+	// whose key is not known when its burst starts, to fetch it (it must
+	// not block). Without SenderKey, bursts are not checked.
+	SenderKey func(unit uint32) ed25519.PublicKey
+	Learn     func(unit uint32)
 }
 
 // Receiver turns received voice datagrams into transmissions. Feed it with
@@ -78,6 +88,7 @@ type burst struct {
 	mu    sync.Mutex
 	gaps  map[uint64]uint8 // DTX slots before each sequence number
 	ended bool             // end-of-burst marker seen
+	check *BurstCheck      // the signature check
 
 	unwrap    SeqUnwrapper
 	start     time.Time
@@ -132,8 +143,11 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 			r.mu.Unlock()
 			return
 		}
-		b = &burst{key: key, jb: jb, gaps: make(map[uint64]uint8), start: at}
+		b = &burst{key: key, jb: jb, gaps: make(map[uint64]uint8), start: at, check: NewBurstCheck(key.tg, key.talker)}
 		r.bursts[key] = b
+		if r.cfg.SenderKey != nil && r.cfg.Learn != nil && r.cfg.SenderKey(h.Sender) == nil {
+			r.cfg.Learn(h.Sender)
+		}
 		if r.cfg.OnStart != nil {
 			alias := r.aliases[h.Sender]
 			defer r.cfg.OnStart(key.tg, key.talker, alias)
@@ -146,19 +160,29 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 	r.mu.Unlock()
 
 	if end {
-		// The marker carries no audio; its gap (trailing silence) is not
-		// played.
+		// The marker carries no audio but the burst's signature; its gap
+		// (trailing silence) is not played.
+		var key ed25519.PublicKey
+		if r.cfg.SenderKey != nil {
+			key = r.cfg.SenderKey(h.Sender)
+		}
 		b.mu.Lock()
 		b.ended = true
+		if r.cfg.SenderKey != nil {
+			b.check.End(p.Opus, key)
+		}
 		b.mu.Unlock()
 		b.jb.End()
 		return
 	}
+	b.mu.Lock()
 	if p.Gap > 0 {
-		b.mu.Lock()
 		b.gaps[seq] = p.Gap
-		b.mu.Unlock()
 	}
+	if r.cfg.SenderKey != nil {
+		b.check.Add(seq, d)
+	}
+	b.mu.Unlock()
 	b.jb.Push(seq, p.Opus, false, at)
 }
 
@@ -221,9 +245,16 @@ func (r *Receiver) finish(b *burst, now time.Time, complete bool) {
 	}
 	alias := r.aliases[b.key.talker]
 	r.mu.Unlock()
+	b.mu.Lock()
+	v := b.check.Result()
+	if r.cfg.SenderKey == nil {
+		v = Verification{Why: "not checked"}
+	}
+	b.mu.Unlock()
 	r.cfg.OnTransmission(Transmission{
 		Talkgroup: b.key.tg, Talker: b.key.talker, Alias: alias, Emergency: b.emergency,
 		Start: b.start, End: now, PCM: b.pcm, Complete: complete, Stats: b.jb.Stats(),
+		Verification: v,
 	})
 }
 

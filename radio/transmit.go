@@ -149,12 +149,21 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 		tick = time.NewTicker(codec.FrameDuration)
 	)
 	defer tick.Stop()
+	signers := NewBurstSigners(cr.BurstSigner)
 	send := func(flags uint8, opus []byte) error {
+		end := flags&protocol.FlagEndOfBurst != 0
 		pl = AppendPayload(pl[:0], seq, gap, opus)
 		for _, tg := range held {
+			if end {
+				// The end marker carries the burst's signature.
+				pl = AppendPayload(pl[:0], seq, gap, signers.Signature(uint16(tg)))
+			}
 			buf, err = cr.Seal(buf[:0], uint16(tg), flags, pl)
 			if err != nil {
 				return err
+			}
+			if !end {
+				signers.Add(buf)
 			}
 			if err := s.SendVoice(buf); err != nil {
 				return err

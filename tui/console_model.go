@@ -602,7 +602,7 @@ func (m *ConsoleModel) talkerMsg(msg TalkerMsg) {
 		if msg.Concealed > 0 {
 			lost = fmt.Sprintf(", %d lost frames concealed", msg.Concealed)
 		}
-		m.logf("tg %s: heard %s for %.1f s%s", m.tgName(msg.Talkgroup), who(msg.Unit, msg.Alias), msg.Heard.Seconds(), lost)
+		m.logf("tg %s: heard %s for %.1f s%s%s", m.tgName(msg.Talkgroup), who(msg.Unit, msg.Alias), msg.Heard.Seconds(), lost, verifiedText(msg.Verification))
 	}
 }
 

@@ -668,9 +668,9 @@ func TestConsoleRecall(t *testing.T) {
 	at := func(s int) time.Time { return testStart.Add(time.Duration(s) * time.Second) }
 	ct.do(RecallMsg{ID: 11, Talkgroup: 100, Unit: 101, Alias: "Alpha-1", At: at(1), Duration: 3200 * time.Millisecond})
 	ct.do(RecallMsg{ID: 12, Talkgroup: 100, Unit: 102, Alias: "Bravo-2", At: at(10), Duration: 1500 * time.Millisecond, Emergency: true})
-	ct.do(RecallMsg{ID: 13, Talkgroup: 100, Unit: 103, Alias: "Charlie-3", At: at(20), Duration: 2 * time.Second})
+	ct.do(RecallMsg{ID: 13, Talkgroup: 100, Unit: 103, Alias: "Charlie-3", At: at(20), Duration: 2 * time.Second, Verified: true})
 	ct.do(RecallMsg{ID: 14, Talkgroup: 200, Unit: 104, Alias: "Delta-4", At: at(25), Duration: time.Second})
-	ct.wantScreen("Recall tg 100 Patrol North (3 kept)", "1.5 s EMERGENCY")
+	ct.wantScreen("Recall tg 100 Patrol North (3 kept)", "1.5 s  unverified EMERGENCY", "2.0 s  signed")
 	ct.wantOrder("12:00:20  Charlie-3 (103)", "12:00:10  Bravo-2 (102)", "12:00:01  Alpha-1 (101)")
 	ct.notScreen("Delta-4")
 	if l := ct.line("Charlie-3 (103)"); !strings.HasPrefix(l, " ›") {

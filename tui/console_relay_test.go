@@ -68,8 +68,8 @@ func TestRunConsoleWithRelay(t *testing.T) {
 	for tg, got := range map[uint16]<-chan radio.Transmission{100: got100, 200: got200} {
 		select {
 		case tx := <-got:
-			if tx.Talker != 900 || tx.Talkgroup != tg || !tx.Complete {
-				t.Fatalf("heard %d on %d, complete %v", tx.Talker, tx.Talkgroup, tx.Complete)
+			if tx.Talker != 900 || tx.Talkgroup != tg || !tx.Complete || !tx.Verification.Verified {
+				t.Fatalf("heard %d on %d, complete %v, %v", tx.Talker, tx.Talkgroup, tx.Complete, tx.Verification)
 			}
 			if len(tx.PCM) != len(want) || codec.SNR(want, tx.PCM) < 1e9 {
 				t.Fatalf("tg %d received %d samples (want %d), SNR %.1f dB against the local decode", tg, len(tx.PCM), len(want), codec.SNR(want, tx.PCM))
@@ -113,7 +113,7 @@ func TestRunConsoleWithRelay(t *testing.T) {
 	}
 	talk()
 	rc := watch.wait(t, "the recall of P-103", func(m tea.Msg) bool { c, ok := m.(RecallMsg); return ok && c.Unit == 103 }).(RecallMsg)
-	if rc.Talkgroup != 100 || rc.Alias != "P-103" || rc.Duration < 1400*time.Millisecond || rc.Duration > 1600*time.Millisecond {
+	if rc.Talkgroup != 100 || rc.Alias != "P-103" || rc.Duration < 1400*time.Millisecond || rc.Duration > 1600*time.Millisecond || !rc.Verified {
 		t.Fatalf("recall %+v, want 1.5 s of P-103 on 100", rc)
 	}
 	if d, e := played(); d < 1400*time.Millisecond || d > 1700*time.Millisecond || e < 0.7 || e > 1.3 {

@@ -20,6 +20,7 @@ import (
 	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 )
 
 // ConsoleRun configures RunConsole.
@@ -126,8 +127,10 @@ func RunConsole(ctx context.Context, run ConsoleRun) error {
 		crypto: cr, source: dev.source, noSource: dev.noSource, send: out.offer,
 		priority: run.Priority,
 	})
+	senders := radio.NewSenderKeys(rctx, cr, link.Client)
 	rx := newLiveRx(liveRxConfig{
 		open: cr, out: dev.speaker, send: out.offer,
+		senderKey: senders.Key, learn: senders.Learn,
 		gain:   gains.get,
 		recall: func(rec *Recording) { out.offer(recalls.add(rec)) },
 	})

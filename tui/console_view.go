@@ -354,9 +354,12 @@ func (m *ConsoleModel) tgBody(w, h int) []string {
 				break
 			}
 			rc := r.recalls[len(r.recalls)-1-idx]
-			em := ""
+			em := "  unverified"
+			if rc.Verified {
+				em = "  signed"
+			}
 			if rc.Emergency {
-				em = " EMERGENCY"
+				em += " EMERGENCY"
 			}
 			line := fmt.Sprintf("   %s  %-24s %5.1f s%s", rc.At.Format("15:04:05"), who(rc.Unit, rc.Alias), rc.Duration.Seconds(), em)
 			if idx == r.recSel {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 )
 
 // Talkgroup is a talkgroup the radio can select.
@@ -76,6 +77,9 @@ type TalkerMsg struct {
 	Heard     time.Duration
 	Concealed int
 	Complete  bool
+	// Verification says whether the talker's signature over the
+	// transmission checked out (when it ended).
+	Verification radio.Verification
 }
 
 // KeyState says whether the radio holds the voice key of a talkgroup.

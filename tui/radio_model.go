@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 )
 
 // Timings of the radio screen.
@@ -623,7 +624,7 @@ func (m *RadioModel) talker(msg TalkerMsg) {
 		if msg.Concealed > 0 {
 			lost = fmt.Sprintf(", %d lost frames concealed", msg.Concealed)
 		}
-		m.logf("tg %d: heard %s for %.1f s%s", msg.Talkgroup, who(msg.Unit, msg.Alias), msg.Heard.Seconds(), lost)
+		m.logf("tg %d: heard %s for %.1f s%s%s", msg.Talkgroup, who(msg.Unit, msg.Alias), msg.Heard.Seconds(), lost, verifiedText(msg.Verification))
 	}
 }
 
@@ -632,6 +633,18 @@ func (m *RadioModel) logf(format string, args ...any) {
 	if over := len(m.events) - m.cfg.Events; over > 0 {
 		m.events = append(m.events[:0], m.events[over:]...)
 	}
+}
+
+// verifiedText says how a heard transmission's signature checked out, for
+// the end of a log line; nothing when it was not checked.
+func verifiedText(v radio.Verification) string {
+	switch {
+	case v.Verified:
+		return ", signature verified"
+	case v.Why == "" || v.Why == "not checked":
+		return ""
+	}
+	return ", UNVERIFIED (" + v.Why + ")"
 }
 
 // printable makes text from elsewhere (a radio's message, a relay's

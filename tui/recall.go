@@ -36,6 +36,8 @@ type Recording struct {
 	// Truncated is set when the transmission was longer than a recording
 	// keeps.
 	Truncated bool
+	// Verification says whether the talker's signature checked out.
+	Verification radio.Verification
 
 	frames []recFrame
 }
@@ -117,6 +119,7 @@ type RecallMsg struct {
 	Emergency bool
 	At        time.Time // when it started
 	Duration  time.Duration
+	Verified  bool // the talker's signature checked out
 }
 
 // recallStore keeps the recent recordings of each talkgroup.
@@ -146,7 +149,7 @@ func (s *recallStore) add(rec *Recording) RecallMsg {
 	s.byTG[rec.Talkgroup] = l
 	s.mu.Unlock()
 	return RecallMsg{ID: id, Talkgroup: uint32(rec.Talkgroup), Unit: rec.Unit, Alias: rec.Alias,
-		Emergency: rec.Emergency, At: rec.Start, Duration: rec.Duration()}
+		Emergency: rec.Emergency, At: rec.Start, Duration: rec.Duration(), Verified: rec.Verification.Verified}
 }
 
 // get returns a kept recording, or nil once it is forgotten.

@@ -147,9 +147,11 @@ func (r *testRelay) listenerOn(t *testing.T, id uint32, alias string, tg uint16)
 	}
 	link := client.NewLink(client.LinkConfig{Client: client.Config{Identity: lid, Addr: r.addr}, Talkgroups: []uint32{uint32(tg)}, Crypto: lcr, RetryMin: 50 * time.Millisecond})
 	got := make(chan radio.Transmission, 4)
-	rx := radio.NewReceiver(radio.ReceiverConfig{Crypto: lcr, OnTransmission: func(tx radio.Transmission) { got <- tx },
-		Jitter: codec.JitterConfig{StartDepth: 200 * time.Millisecond, MinDepth: 200 * time.Millisecond, MaxDepth: 400 * time.Millisecond, NoTrim: true}})
 	lctx, lcancel := context.WithCancel(context.Background())
+	senders := radio.NewSenderKeys(lctx, lcr, link.Client)
+	rx := radio.NewReceiver(radio.ReceiverConfig{Crypto: lcr, OnTransmission: func(tx radio.Transmission) { got <- tx },
+		SenderKey: senders.Key, Learn: senders.Learn,
+		Jitter: codec.JitterConfig{StartDepth: 200 * time.Millisecond, MinDepth: 200 * time.Millisecond, MaxDepth: 400 * time.Millisecond, NoTrim: true}})
 	var lwg sync.WaitGroup
 	t.Cleanup(func() { lcancel(); lwg.Wait() })
 	lwg.Go(func() { link.Run(lctx) })
@@ -275,8 +277,8 @@ func TestRunRadioWithRelay(t *testing.T) {
 	}
 	select {
 	case tx := <-got:
-		if tx.Talker != 101 || tx.Talkgroup != 100 || !tx.Complete {
-			t.Fatalf("heard %d on %d, complete %v", tx.Talker, tx.Talkgroup, tx.Complete)
+		if tx.Talker != 101 || tx.Talkgroup != 100 || !tx.Complete || !tx.Verification.Verified {
+			t.Fatalf("heard %d on %d, complete %v, %v", tx.Talker, tx.Talkgroup, tx.Complete, tx.Verification)
 		}
 		if len(tx.PCM) != len(want) || codec.SNR(want, tx.PCM) < 1e9 {
 			t.Fatalf("received %d samples (want %d), SNR %.1f dB against the local decode", len(tx.PCM), len(want), codec.SNR(want, tx.PCM))
@@ -313,7 +315,7 @@ func TestRunRadioWithRelay(t *testing.T) {
 		h, ok := m.(TalkerMsg)
 		return ok && !h.Active && h.Unit == 103
 	}).(TalkerMsg)
-	if !heard.Complete || heard.Alias != "P-103" || heard.Heard < 1400*time.Millisecond || heard.Heard > 1600*time.Millisecond {
+	if !heard.Complete || heard.Alias != "P-103" || heard.Heard < 1400*time.Millisecond || heard.Heard > 1600*time.Millisecond || !heard.Verification.Verified {
 		t.Fatalf("heard %+v, want 1.5 s from P-103", heard)
 	}
 	spk.mu.Lock()
@@ -336,7 +338,7 @@ func TestRunRadioWithRelay(t *testing.T) {
 	watch.mu.Lock()
 	screen := ansi.Strip(watch.model.render())
 	watch.mu.Unlock()
-	for _, s := range []string{"P-101 (101)", "TG 100", "Patrol North", "heard P-103 (103) for 1.5 s", "transmission ended: the audio to send ended"} {
+	for _, s := range []string{"P-101 (101)", "TG 100", "Patrol North", "heard P-103 (103) for 1.5 s, signature verified", "transmission ended: the audio to send ended"} {
 		if !strings.Contains(screen, s) {
 			t.Errorf("final screen lacks %q:\n%s", s, screen)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/protocol/pb"
+	"github.com/varta-ptt/varta/radio"
 )
 
 // RadioRun configures RunRadio.
@@ -149,8 +150,10 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 		crypto: cr, source: dev.source, noSource: dev.noSource, send: out.offer,
 		encoder: run.Encoder, priority: run.Priority, hotMic: run.HotMic,
 	})
+	senders := radio.NewSenderKeys(rctx, cr, link.Client)
 	rx := newLiveRx(liveRxConfig{
 		open: cr, jitter: run.Jitter, out: dev.speaker, send: out.offer,
+		senderKey: senders.Key, learn: senders.Learn,
 		gain: func(tg uint16) float64 { return boolGain(uint32(tg) == selected.Load()) },
 	})
 

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"crypto/ed25519"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type liveRxConfig struct {
 	out func(pcm []int16)
 	// send delivers TalkerMsg to the screen; it must not block.
 	send func(tea.Msg)
+	// senderKey returns a talker's signing key, checked against the agency
+	// CA, or nil while unknown; learn is told of a talker whose key is not
+	// known when its burst starts (it must not block). Without senderKey
+	// bursts are not checked.
+	senderKey func(unit uint32) ed25519.PublicKey
+	learn     func(unit uint32)
 }
 
 // liveRx is the radio's receiver for live listening. Package radio's
@@ -79,6 +86,7 @@ type rxBurst struct {
 	emergency bool
 	alias     string
 	rec       *Recording // nil without cfg.recall
+	check     *radio.BurstCheck
 
 	ended atomic.Bool // the end-of-burst marker arrived
 
@@ -136,7 +144,10 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 			r.mu.Unlock()
 			return
 		}
-		b = &rxBurst{key: key, jb: jb, alias: r.aliases[h.Sender]}
+		b = &rxBurst{key: key, jb: jb, alias: r.aliases[h.Sender], check: radio.NewBurstCheck(key.tg, key.talker)}
+		if r.cfg.senderKey != nil && r.cfg.learn != nil && r.cfg.senderKey(h.Sender) == nil {
+			r.cfg.learn(h.Sender)
+		}
 		if r.cfg.recall != nil {
 			b.rec = &Recording{Talkgroup: key.tg, Unit: key.talker, Alias: b.alias, Start: at}
 		}
@@ -149,8 +160,17 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 		start.Emergency = b.emergency
 	}
 	seq := b.unwrap.Unwrap(p.Seq)
+	end := h.Flags&protocol.FlagEndOfBurst != 0
 	if b.rec != nil {
-		b.rec.add(seq, p, at, h.Flags&protocol.FlagEndOfBurst != 0)
+		b.rec.add(seq, p, at, end)
+	}
+	if r.cfg.senderKey != nil {
+		if end {
+			// The end marker carries the burst's signature.
+			b.check.End(p.Opus, r.cfg.senderKey(h.Sender))
+		} else {
+			b.check.Add(seq, d)
+		}
 	}
 	r.mu.Unlock()
 	if start != nil {
@@ -260,8 +280,12 @@ func (r *liveRx) finish(b *rxBurst, complete bool) {
 	alias := r.aliases[b.key.talker]
 	emergency := b.emergency
 	rec := b.rec
+	v := b.check.Result()
+	if r.cfg.senderKey == nil {
+		v = radio.Verification{Why: "not checked"}
+	}
 	if rec != nil {
-		rec.Alias, rec.Emergency, rec.Complete = alias, emergency, complete
+		rec.Alias, rec.Emergency, rec.Complete, rec.Verification = alias, emergency, complete, v
 	}
 	r.mu.Unlock()
 	if rec != nil && len(rec.frames) > 0 {
@@ -270,6 +294,7 @@ func (r *liveRx) finish(b *rxBurst, complete bool) {
 	r.cfg.send(TalkerMsg{
 		Talkgroup: uint32(b.key.tg), Unit: b.key.talker, Alias: alias, Emergency: emergency,
 		Heard: time.Duration(b.played) * codec.FrameDuration, Concealed: b.concealed, Complete: complete,
+		Verification: v,
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/codec"
+	"github.com/varta-ptt/varta/crypto/groupkey"
 	"github.com/varta-ptt/varta/protocol"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/radio"
@@ -38,6 +39,13 @@ type sealer interface {
 }
 
 var _ sealer = (*client.Crypto)(nil)
+
+// burstSigning is a sealer that also signs bursts; *client.Crypto is one.
+type burstSigning interface {
+	BurstSigner(tg uint16) (*groupkey.BurstSigner, error)
+}
+
+var _ burstSigning = (*client.Crypto)(nil)
 
 // frameSource is the audio a transmission sends.
 type frameSource interface {
@@ -412,14 +420,27 @@ func (t *talker) stream(b *txBurst) {
 		gap     uint8
 		buf, pl []byte
 	)
+	var start func(uint16) (*groupkey.BurstSigner, error)
+	if s, ok := t.cfg.crypto.(burstSigning); ok {
+		start = s.BurstSigner
+	}
+	signers := radio.NewBurstSigners(start)
 	send := func(flags uint8, opus []byte) error {
+		end := flags&protocol.FlagEndOfBurst != 0
 		pl = radio.AppendPayload(pl[:0], seq, gap, opus)
 		// Multiselect: the same frame sealed for each talkgroup with its
-		// own key; the relay never bridges.
+		// own key; the relay never bridges. Each talkgroup's burst is
+		// signed on its own; the end marker carries the signature.
 		for _, tg := range b.held {
+			if end {
+				pl = radio.AppendPayload(pl[:0], seq, gap, signers.Signature(uint16(tg)))
+			}
 			var err error
 			if buf, err = t.cfg.crypto.Seal(buf[:0], uint16(tg), flags, pl); err != nil {
 				return err
+			}
+			if !end {
+				signers.Add(buf)
 			}
 			if err := b.sess.SendVoice(buf); err != nil {
 				return err

@@ -251,8 +251,9 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 			}
 		},
 	})
+	senders := radio.NewSenderKeys(ctx, cr, link.Client)
 	rx := radio.NewReceiver(radio.ReceiverConfig{
-		Crypto: cr,
+		Crypto: cr, SenderKey: senders.Key, Learn: senders.Learn,
 		Jitter: codec.JitterConfig{StartDepth: 200 * time.Millisecond, MinDepth: 200 * time.Millisecond, MaxDepth: 500 * time.Millisecond, NoTrim: true},
 		OnTransmission: func(tx radio.Transmission) {
 			name := fmt.Sprintf("%s-tg%d-unit%d.wav", tx.Start.UTC().Format("20060102T150405.000Z"), tx.Talkgroup, tx.Talker)
@@ -269,7 +270,7 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 			if tx.Emergency {
 				em = " EMERGENCY"
 			}
-			fmt.Fprintf(out, "%s tg %d: %s (unit %d)%s, %.2f s -> %s\n", tx.Start.Format("15:04:05"), tx.Talkgroup, alias, tx.Talker, em, float64(len(tx.PCM))/codec.SampleRate, path)
+			fmt.Fprintf(out, "%s tg %d: %s (unit %d)%s, %.2f s, %s -> %s\n", tx.Start.Format("15:04:05"), tx.Talkgroup, alias, tx.Talker, em, float64(len(tx.PCM))/codec.SampleRate, tx.Verification, path)
 		},
 	})
 	fixes, err := positionSource(ctx, f)

@@ -496,6 +496,9 @@ func TestRadioCommandsAgainstRunScript(t *testing.T) {
 	}
 	t.Logf("transmitter:\n%s", got)
 	waitOutput(t, &recOut, "P-101 (unit 101)")
+	// P-101 signed its burst; the recorder checked it with P-101's
+	// certificate, fetched from the relay and checked against the CA.
+	waitOutput(t, &recOut, "signature verified")
 	files, _ := filepath.Glob(filepath.Join(recDir, "*-tg100-unit101.wav"))
 	if len(files) != 1 {
 		t.Fatalf("recordings: %v\n%s", files, recOut.String())
