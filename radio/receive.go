@@ -169,7 +169,7 @@ func (r *Receiver) Datagram(d []byte, at time.Time) {
 		b.mu.Lock()
 		b.ended = true
 		if r.cfg.SenderKey != nil {
-			b.check.End(p.Opus, key)
+			b.check.End(Signature(h.Flags, p.Opus), key)
 		}
 		b.mu.Unlock()
 		b.jb.End()

@@ -72,6 +72,16 @@ func (s *BurstSigners) Signature(tg uint16) []byte {
 	return nil
 }
 
+// Signature returns the burst signature an end-of-burst marker carries:
+// its payload's audio part when the marker is flagged FlagSignature, else
+// nil (not signed).
+func Signature(flags uint8, audio []byte) []byte {
+	if flags&protocol.FlagSignature == 0 {
+		return nil
+	}
+	return audio
+}
+
 // Verification says whether a received burst was verified as sent by its
 // talker.
 type Verification struct {

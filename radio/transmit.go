@@ -154,11 +154,16 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 		end := flags&protocol.FlagEndOfBurst != 0
 		pl = AppendPayload(pl[:0], seq, gap, opus)
 		for _, tg := range held {
+			f := flags
 			if end {
 				// The end marker carries the burst's signature.
-				pl = AppendPayload(pl[:0], seq, gap, signers.Signature(uint16(tg)))
+				sig := signers.Signature(uint16(tg))
+				pl = AppendPayload(pl[:0], seq, gap, sig)
+				if sig != nil {
+					f |= protocol.FlagSignature
+				}
 			}
-			buf, err = cr.Seal(buf[:0], uint16(tg), flags, pl)
+			buf, err = cr.Seal(buf[:0], uint16(tg), f, pl)
 			if err != nil {
 				return err
 			}

@@ -167,7 +167,7 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 	if r.cfg.senderKey != nil {
 		if end {
 			// The end marker carries the burst's signature.
-			b.check.End(p.Opus, r.cfg.senderKey(h.Sender))
+			b.check.End(radio.Signature(h.Flags, p.Opus), r.cfg.senderKey(h.Sender))
 		} else {
 			b.check.Add(seq, d)
 		}

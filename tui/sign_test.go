@@ -29,6 +29,7 @@ func signedBurst(t *testing.T, tg uint16, unit uint32, key ed25519.PrivateKey, p
 		t.Fatal(err)
 	}
 	end := append(append([]byte(nil), last[:protocol.VoiceHeaderLen]...), radio.AppendPayload(nil, p.Seq, p.Gap, signers.Signature(tg))...)
+	end[0] |= protocol.FlagSignature
 	return append(ds[:len(ds)-1:len(ds)-1], end)
 }
 

@@ -432,11 +432,16 @@ func (t *talker) stream(b *txBurst) {
 		// own key; the relay never bridges. Each talkgroup's burst is
 		// signed on its own; the end marker carries the signature.
 		for _, tg := range b.held {
+			f := flags
 			if end {
-				pl = radio.AppendPayload(pl[:0], seq, gap, signers.Signature(uint16(tg)))
+				sig := signers.Signature(uint16(tg))
+				pl = radio.AppendPayload(pl[:0], seq, gap, sig)
+				if sig != nil {
+					f |= protocol.FlagSignature
+				}
 			}
 			var err error
-			if buf, err = t.cfg.crypto.Seal(buf[:0], uint16(tg), flags, pl); err != nil {
+			if buf, err = t.cfg.crypto.Seal(buf[:0], uint16(tg), f, pl); err != nil {
 				return err
 			}
 			if !end {
