@@ -174,10 +174,13 @@ func TestTalkTimeLimit(t *testing.T) {
 func TestLateEntryMidBurst(t *testing.T) {
 	r := startRelay(t, nil)
 	a := r.unit(101, "P-101", 100)
-	r.unit(102, "P-102", 100)
+	b := r.unit(102, "P-102", 100)
 	late := r.dial(r.enrol(103, "P-103", store.RoleOfficer, 100))
 	request(t, a, 100, 50, pb.Emergency_EMERGENCY_NONE)
 	talk(t, a, 100, 10, false)
+	// Once P-102 has them the relay has forwarded all ten, so none of
+	// them can reach the late unit after it affiliates.
+	receive(t, b, 10)
 
 	start := time.Now()
 	affiliate(t, late, 100)

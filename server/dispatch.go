@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -270,13 +269,16 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 	if req == nil {
 		req = &pb.QueryUnits{}
 	}
-	units, err := s.store.Units()
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[uint32]store.Unit, len(units))
-	for _, u := range units {
-		byID[u.ID] = u
+	roster := func() (map[uint32]store.Unit, error) {
+		units, err := s.store.Units()
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[uint32]store.Unit, len(units))
+		for _, u := range units {
+			byID[u.ID] = u
+		}
+		return byID, nil
 	}
 	status := func(id uint32) string {
 		st, err := s.store.Status(id)
@@ -298,6 +300,10 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 	}
 	out := &pb.UnitList{}
 	if a := req.Area; a != nil {
+		byID, err := roster()
+		if err != nil {
+			return nil, err
+		}
 		inside, err := s.store.Within(a.MinLat, a.MinLon, a.MaxLat, a.MaxLon)
 		if err != nil {
 			return nil, err
@@ -320,6 +326,10 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		return out, nil
 	}
 	if req.Near {
+		byID, err := roster()
+		if err != nil {
+			return nil, err
+		}
 		n := int(req.Count)
 		if n == 0 {
 			n = 10
@@ -341,27 +351,40 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		}
 		return out, nil
 	}
-	// All units, in pages that each fit a control message.
-	slices.SortFunc(units, func(a, b store.Unit) int { return cmp.Compare(a.ID, b.ID) })
-	size := 0
-	for _, u := range units {
-		if u.ID <= req.After || (req.AvailableOnly && status(u.ID) != "available") {
-			continue
+	// All units, in pages that each fit a control message, read from the
+	// roster a chunk at a time (a page of a large roster does not read the
+	// whole of it).
+	size, after := 0, req.After
+	for {
+		chunk, err := s.store.UnitsAfter(after, unitChunk)
+		if err != nil {
+			return nil, err
 		}
-		ui := info(u)
-		n := proto.Size(ui) + 4 // field tag and length
-		if size+n > unitPageBytes && len(out.Units) > 0 {
-			out.Next = out.Units[len(out.Units)-1].Unit
-			break
+		for _, u := range chunk {
+			after = u.ID
+			if req.AvailableOnly && status(u.ID) != "available" {
+				continue
+			}
+			ui := info(u)
+			n := proto.Size(ui) + 4 // field tag and length
+			if size+n > unitPageBytes && len(out.Units) > 0 {
+				out.Next = out.Units[len(out.Units)-1].Unit
+				return out, nil
+			}
+			out.Units = append(out.Units, ui)
+			size += n
+			if req.Count > 0 && len(out.Units) == int(req.Count) {
+				return out, nil
+			}
 		}
-		out.Units = append(out.Units, ui)
-		size += n
-		if req.Count > 0 && len(out.Units) == int(req.Count) {
-			break
+		if len(chunk) < unitChunk {
+			return out, nil
 		}
 	}
-	return out, nil
 }
+
+// unitChunk is how many units a page reads from the roster at a time.
+const unitChunk = 256
 
 // unitPageBytes bounds one page of a unit list, well inside a control
 // message.

@@ -543,3 +543,43 @@ func TestConsolePrivateCall(t *testing.T) {
 	ct.do(TalkgroupsMsg{Talkgroups: testTalkgroups})
 	ct.wantScreen("TX 100 Patrol North")
 }
+
+// The roster is fetched every 2 s for up to 1,000 units, less often for a
+// larger agency (here 3,000 units: every 6 s).
+func TestConsolePollsLargeRosterLessOften(t *testing.T) {
+	ct := newConsoleTest(t)
+	var units []*pb.UnitInfo
+	for i := range 3000 {
+		units = append(units, &pb.UnitInfo{Unit: uint32(1000 + i), Alias: fmt.Sprintf("U-%d", i)})
+	}
+	ct.io.answer = func(a Action) tea.Msg {
+		if _, ok := a.(ActQueryUnits); ok {
+			return UnitsMsg{Units: units}
+		}
+		return nil
+	}
+	ct.do(UnitsMsg{Units: testUnits()}) // the answer to the poll on connect
+	polls := func() int {
+		n := 0
+		for _, c := range ct.io.take() {
+			if _, ok := c.(ActQueryUnits); ok {
+				n++
+			}
+		}
+		return n
+	}
+	tick := func(d time.Duration) int {
+		ct.clock.advance(d)
+		ct.do(consoleTickMsg(ct.clock.now()))
+		return polls()
+	}
+	if n := tick(2 * time.Second); n != 1 {
+		t.Fatalf("%d polls 2 s after connecting with 5 units, want 1", n)
+	}
+	ct.wantScreen("TX 100") // still responsive
+	for i, want := range []int{0, 0, 1} {
+		if n := tick(2 * time.Second); n != want {
+			t.Fatalf("%d polls %d s after the 3,000-unit roster arrived, want %d", n, 2*(i+1), want)
+		}
+	}
+}

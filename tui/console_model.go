@@ -326,10 +326,18 @@ func (m *ConsoleModel) tick() tea.Cmd {
 
 // maybePoll refreshes the unit roster every Poll while connected.
 func (m *ConsoleModel) maybePoll() tea.Cmd {
-	if !m.conn.Up || m.polling || m.now().Sub(m.lastPoll) < m.cfg.Poll {
+	if !m.conn.Up || m.polling || m.now().Sub(m.lastPoll) < m.pollEvery() {
 		return nil
 	}
 	return m.poll()
+}
+
+// pollEvery is how often the roster is fetched: every Poll for up to 1,000
+// units, less often for more, so that a large agency's consoles do not
+// keep the relay busy listing it (statuses and emergencies arrive as
+// events in between; positions wait for the next poll).
+func (m *ConsoleModel) pollEvery() time.Duration {
+	return m.cfg.Poll * time.Duration(max(1, len(m.units)/1000))
 }
 
 func (m *ConsoleModel) poll() tea.Cmd {

@@ -336,6 +336,35 @@ func (s *Store) Units() ([]Unit, error) {
 	return units, err
 }
 
+// UnitsAfter returns at most limit units with IDs above after, in ID
+// order: a page of the roster, without reading the rest of it.
+func (s *Store) UnitsAfter(after uint32, limit int) ([]Unit, error) {
+	if limit <= 0 || after >= MaxUnitID {
+		return nil, nil
+	}
+	var units []Unit
+	err := s.viewRoster(func(tx *buntdb.Tx) error {
+		var derr error
+		err := tx.AscendGreaterOrEqual("", unitKey(after+1), func(key, val string) bool {
+			if !strings.HasPrefix(key, unitPfx) {
+				return false
+			}
+			u, err := decodeUnit(key, val)
+			if err != nil {
+				derr = fmt.Errorf("store: %s: %w", key, err)
+				return false
+			}
+			units = append(units, u)
+			return len(units) < limit
+		})
+		if err == nil {
+			err = derr
+		}
+		return err
+	})
+	return units, err
+}
+
 // updateUnit applies fn to unit id and writes the result if it changed,
 // together with the changes to keys that it makes (see keyChanges), which
 // why explains. fn may return an error to change nothing.

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -724,5 +726,51 @@ func TestPresenceExpires(t *testing.T) {
 	}
 	if _, err := s.Presence(5); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Presence after TTL = %v, want ErrNotFound", err)
+	}
+}
+
+// UnitsAfter pages through the roster in ID order without skipping or
+// repeating a unit, whatever the page size; talkgroups and other records
+// never appear in it.
+func TestUnitsAfter(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, t.TempDir())
+	if err := s.AddTalkgroup(Talkgroup{ID: 100, Name: "Patrol"}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []uint32{1, 2, 9, 10, 99, 100, 101, 5000, 70000, MaxUnitID}
+	for _, id := range ids {
+		if err := s.AddUnit(Unit{ID: id, Alias: fmt.Sprintf("U-%d", id), Role: RoleOfficer, Talkgroups: []uint16{100}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{1, 3, 4, 100} {
+		var got []uint32
+		after := uint32(0)
+		for range 20 {
+			page, err := s.UnitsAfter(after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > limit {
+				t.Fatalf("limit %d: page of %d", limit, len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, u := range page {
+				got = append(got, u.ID)
+			}
+			after = page[len(page)-1].ID
+		}
+		if !slices.Equal(got, ids) {
+			t.Errorf("limit %d: pages gave %v, want %v", limit, got, ids)
+		}
+	}
+	if page, err := s.UnitsAfter(100, 2); err != nil || len(page) != 2 || page[0].ID != 101 || page[1].ID != 5000 {
+		t.Errorf("after 100: %v %v", page, err)
+	}
+	if page, err := s.UnitsAfter(MaxUnitID, 5); err != nil || len(page) != 0 {
+		t.Errorf("after the last ID: %v %v", page, err)
 	}
 }
