@@ -105,11 +105,11 @@ func TestConsoleEmergencyList(t *testing.T) {
 func TestConsoleTextMessages(t *testing.T) {
 	ct := newConsoleTest(t)
 	msgs := ct.do(TextMsg{Message: &pb.TextMessage{From: 101, FromAlias: "Alpha-1", Text: "suspect heading\nnorth\x1b[2J"}})
-	if bells(msgs) != 0 {
-		t.Error("a text message rang the bell")
+	if bells(msgs) != 1 {
+		t.Error("a unit's text message did not ring the bell")
 	}
 	// Control characters are shown as spaces, never sent to the terminal.
-	ct.wantScreen("message from Alpha-1 (101): suspect heading north [2J")
+	ct.wantScreen("MESSAGE from Alpha-1 (101): suspect heading north [2J", " 1 NEW MESSAGE: 4 ")
 	if v := ct.m.View().Content; strings.Contains(v, "\x1b[2J") || strings.Count(v, "\n") != 39 {
 		t.Errorf("the text's control characters reached the screen (%d lines)", strings.Count(v, "\n")+1)
 	}
@@ -117,9 +117,20 @@ func TestConsoleTextMessages(t *testing.T) {
 	if bells(msgs) != 1 {
 		t.Error("a call alert did not ring the bell")
 	}
-	ct.wantScreen("CALL ALERT from Bravo-2 (102)")
+	ct.wantScreen("CALL ALERT from Bravo-2 (102)", " 2 NEW MESSAGES: 4 ")
 	ct.do(ReceiptMsg{Receipt: &pb.DeliveryReceipt{Id: 7, Unit: 101, Alias: "Alpha-1"}})
 	ct.wantScreen("message 7 delivered to Alpha-1 (101)")
+	// Reading the log clears the count; messages stand out there.
+	ct.keys("4")
+	ct.notScreen("NEW MESSAGE")
+	if l := ct.line("MESSAGE from Alpha-1"); !strings.Contains(l, "suspect heading") {
+		t.Errorf("log line %q", l)
+	}
+	if v := ct.m.View().Content; !strings.Contains(v, styleAlert.Render("MESSAGE from Alpha-1 (101): suspect heading north [2J")) {
+		t.Error("the message is not in bold in the log")
+	}
+	ct.do(TextMsg{Message: &pb.TextMessage{From: 101, FromAlias: "Alpha-1", Text: "on scene"}})
+	ct.notScreen("NEW MESSAGE") // seen as it arrives
 }
 
 // On a narrow terminal the emergency banner takes two lines rather than

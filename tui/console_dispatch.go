@@ -114,12 +114,18 @@ func (m *ConsoleModel) textMsg(t *pb.TextMessage) tea.Cmd {
 	if t == nil {
 		return nil
 	}
+	// A unit's message or alert rings the bell, stands out in the log
+	// and is counted on the tabs line until the log is read.
 	if t.Alert {
 		m.logf("CALL ALERT from %s", who(t.From, t.FromAlias))
-		return tea.Raw("\a")
+	} else {
+		m.logf("MESSAGE from %s: %s", who(t.From, t.FromAlias), t.Text)
 	}
-	m.logf("message from %s: %s", who(t.From, t.FromAlias), t.Text)
-	return nil
+	m.events[len(m.events)-1].alert = true
+	if m.view != viewLog {
+		m.unread++
+	}
+	return tea.Raw("\a")
 }
 
 func (m *ConsoleModel) actionResult(r ActionResult) tea.Cmd {

@@ -174,6 +174,7 @@ type ConsoleModel struct {
 	nearest        *NearestMsg
 
 	// Event log.
+	unread  int // messages from units since the log was last shown
 	events  []eventLine
 	logTop  int // lines scrolled back from the newest
 	view    consoleView
@@ -306,6 +307,9 @@ func (m *ConsoleModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			// The text field's own messages (its cursor blinking).
 			m.input, cmd = m.input.Update(msg)
 		}
+	}
+	if m.view == viewLog {
+		m.unread = 0 // read
 	}
 	return m, tea.Batch(cmd, m.tick())
 }

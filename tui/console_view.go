@@ -120,7 +120,7 @@ func (m *ConsoleModel) render() string {
 		add(styleDim.Render(strings.Repeat("─", w)))
 		ev := m.events[max(len(m.events)-n+1, 0):]
 		for _, e := range ev {
-			add(fmt.Sprintf("%s %s", styleDim.Render(e.at.Format("15:04:05")), e.text))
+			add(fmt.Sprintf("%s %s", styleDim.Render(e.at.Format("15:04:05")), eventText(e)))
 		}
 		for range n - 1 - len(ev) {
 			add("")
@@ -195,6 +195,9 @@ func (m *ConsoleModel) tabsLine() string {
 	b.WriteString(help)
 	if n := len(m.alarms); n > 0 {
 		b.WriteString(styleEmergency.Render(fmt.Sprintf(" %d EMERGENCY ", n)))
+	}
+	if m.unread > 0 {
+		b.WriteString(styleTab.Render(fmt.Sprintf(" %d NEW MESSAGE%s: 4 ", m.unread, pick1(m.unread > 1, "S", ""))))
 	}
 	return b.String()
 }
@@ -508,6 +511,14 @@ func (m *ConsoleModel) unitsBody(w, h int) []string {
 	return out
 }
 
+// eventText is an event line's text, in bold when it is a unit's message.
+func eventText(e eventLine) string {
+	if e.alert {
+		return styleAlert.Render(e.text)
+	}
+	return e.text
+}
+
 func (m *ConsoleModel) logBody(h int) []string {
 	n := len(m.events)
 	if n == 0 {
@@ -517,7 +528,7 @@ func (m *ConsoleModel) logBody(h int) []string {
 	start := max(end-h+1, 0)
 	out := []string{styleHeader.Render(fmt.Sprintf(" Event log: %d lines%s", n, pick1(m.logTop > 0, fmt.Sprintf(", %d newer below (end: newest)", m.logTop), "")))}
 	for _, e := range m.events[start:end] {
-		out = append(out, fmt.Sprintf(" %s %s", styleDim.Render(e.at.Format("15:04:05")), e.text))
+		out = append(out, fmt.Sprintf(" %s %s", styleDim.Render(e.at.Format("15:04:05")), eventText(e)))
 	}
 	return out
 }

@@ -104,8 +104,9 @@ type talkerInfo struct {
 }
 
 type eventLine struct {
-	at   time.Time
-	text string
+	at    time.Time
+	text  string
+	alert bool // shown in bold: a message or alert from a unit
 }
 
 // RadioModel is the handheld's screen: a Bubble Tea model.
