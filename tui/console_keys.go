@@ -187,7 +187,7 @@ func (m *ConsoleModel) startPTT() tea.Cmd {
 	}
 	m.seq++
 	m.phase, m.queuePos, m.reason = phaseRequesting, 0, ""
-	m.req = PTTRequest{Seq: m.seq, Talkgroup: set[0], Also: set[1:]}
+	m.req = PTTRequest{Seq: m.seq, Talkgroup: set[0], Also: set[1:], Broadcast: m.broadcast}
 	return call(m.cfg.PTTDown, m.req)
 }
 
@@ -313,6 +313,17 @@ func (m *ConsoleModel) tgKey(s string) tea.Cmd {
 			return nil
 		}
 		m.confirm = &pending{question: fmt.Sprintf("Dissolve patch %s?", tgLabel(r.Talkgroup)), act: ActUnpatch{Patch: r.ID}}
+	case "b":
+		if m.active() {
+			m.logf("release push-to-talk before changing the call type")
+			return nil
+		}
+		m.broadcast = !m.broadcast
+		if m.broadcast {
+			m.logf("broadcast calls: space talks and only you talk until the call ends")
+		} else {
+			m.logf("group calls: the floor passes as usual")
+		}
 	case "M":
 		m.openPrompt(promptMessage, 0, fmt.Sprintf("message to tg %d: ", r.ID), "")
 		m.target = r.ID

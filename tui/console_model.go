@@ -137,6 +137,9 @@ type ConsoleModel struct {
 	// lists its talkgroup.
 	callTX uint32
 	multi  map[uint32]bool // more talkgroups to talk on (multiselect)
+	// broadcast makes space start broadcast group calls: only the console
+	// talks until the call ends.
+	broadcast bool
 
 	// Push-to-talk.
 	phase      floorPhase

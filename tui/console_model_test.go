@@ -762,3 +762,24 @@ func TestConsoleQuit(t *testing.T) {
 	}
 	ct.wantCalls()
 }
+
+// b switches space to broadcast group calls, shown before and on air.
+func TestConsoleBroadcastCalls(t *testing.T) {
+	ct := newConsoleTest(t)
+	ct.io.down = granted
+	ct.keys("b")
+	ct.wantScreen("BROADCAST: only you talk until the call ends", "broadcast calls: space talks")
+	ct.keys("space")
+	ct.wantCalls(callDown{Seq: 1, Talkgroup: 100, Broadcast: true})
+	ct.wantScreen("ON AIR BROADCAST tg 100 Patrol North")
+	ct.keys("b")
+	ct.wantScreen("release push-to-talk before changing the call type")
+	ct.clock.advance(time.Second)
+	ct.keys("space")
+	ct.io.take()
+	ct.keys("b")
+	ct.notScreen("BROADCAST:")
+	ct.clock.advance(time.Second)
+	ct.keys("space")
+	ct.wantCalls(callDown{Seq: 2, Talkgroup: 100})
+}

@@ -36,7 +36,7 @@ var consoleHelp = []string{
 	"  q  quit (y/n)   ctrl+c  quit at once",
 	"Talkgroups",
 	"  up/down move   enter or m  monitor/mute   + -  volume   M  message the group",
-	"  t  transmit on it   s  add to/remove from multiselect",
+	"  t  transmit on it   s  add to/remove from multiselect   b  broadcast calls",
 	"  r  replay recall   [ ]  older/newer   w  save it as WAV   o  stop replay",
 	"  p  patch talkgroups (asks which)   u  dissolve patch / end call (y/n)",
 	"Units",
@@ -254,7 +254,7 @@ func (m *ConsoleModel) pttLine(w int) string {
 	switch m.phase {
 	case phaseOnAir:
 		el := m.now().Sub(m.onAirSince)
-		s := fmt.Sprintf(" ● ON AIR  tg %s  %s / %s  %s", tx, clock(el), clock(m.onAirMax), meter(m.level, 10))
+		s := fmt.Sprintf(" ● ON AIR%s  tg %s  %s / %s  %s", pick1(m.req.Broadcast, " BROADCAST", ""), tx, clock(el), clock(m.onAirMax), meter(m.level, 10))
 		return styleOnAir.Render(pad(s, w))
 	case phaseRequesting:
 		return styleAlert.Render(fmt.Sprintf(" requesting the floor on tg %s ...", tx))
@@ -270,6 +270,9 @@ func (m *ConsoleModel) pttLine(w int) string {
 	how := "press space to talk, again to stop"
 	if m.mode == modeHold {
 		how = "hold space to talk"
+	}
+	if m.broadcast {
+		how += " (BROADCAST: only you talk until the call ends)"
 	}
 	return styleDim.Render(fmt.Sprintf(" standby: %s on tg %s", how, m.txText()))
 }

@@ -28,6 +28,9 @@ type PTTRequest struct {
 	// Also lists more talkgroups to talk on at once (the console's
 	// multiselect): the same audio is sealed for each with its own key.
 	Also []uint32
+	// Broadcast makes it a broadcast group call: only this unit talks
+	// until the call ends (dispatchers).
+	Broadcast bool
 }
 
 // ConnState is the link to the relay going up or down.

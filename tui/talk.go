@@ -25,6 +25,7 @@ import (
 // implements it.
 type session interface {
 	RequestFloor(ctx context.Context, tg, priority uint32, em pb.Emergency) (*pb.FloorResult, error)
+	RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb.FloorResult, error)
 	ReleaseFloor(ctx context.Context, tg uint32) error
 	SendVoice(b []byte) error
 	Done() <-chan struct{}
@@ -258,7 +259,7 @@ func (t *talker) run(b *txBurst) {
 		em = pb.Emergency_EMERGENCY_EMERGENCY
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, requestTimeout)
-	res, err := b.sess.RequestFloor(ctx, tg, t.cfg.priority, em)
+	res, err := t.request(ctx, b, tg, em)
 	cancel()
 	if err != nil {
 		b.err = err
@@ -338,7 +339,7 @@ func (t *talker) joinAlso(b *txBurst) {
 			em = pb.Emergency_EMERGENCY_EMERGENCY
 		}
 		ctx, cancel := context.WithTimeout(t.ctx, requestTimeout)
-		res, err := b.sess.RequestFloor(ctx, tg, t.cfg.priority, em)
+		res, err := t.request(ctx, b, tg, em)
 		cancel()
 		switch {
 		case err != nil:
@@ -353,6 +354,15 @@ func (t *talker) joinAlso(b *txBurst) {
 			skip(denyText(res))
 		}
 	}
+}
+
+// request asks for the floor of tg for b: a broadcast call when b's
+// request says so (only this unit talks until the call ends).
+func (t *talker) request(ctx context.Context, b *txBurst, tg uint32, em pb.Emergency) (*pb.FloorResult, error) {
+	if b.req.Broadcast && em == pb.Emergency_EMERGENCY_NONE {
+		return b.sess.RequestBroadcast(ctx, tg, t.cfg.priority)
+	}
+	return b.sess.RequestFloor(ctx, tg, t.cfg.priority, em)
 }
 
 // denyText says why a floor request was refused.

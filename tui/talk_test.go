@@ -44,13 +44,14 @@ func (clearOpener) Open(dst, d []byte) (protocol.VoiceHeader, []byte, groupkey.F
 
 // fakeSession is a relay session whose floor answers the test sets.
 type fakeSession struct {
-	mu       sync.Mutex
-	answer   func(tg uint32, em pb.Emergency) (*pb.FloorResult, error)
-	requests []pb.Emergency
-	releases int
-	sent     [][]byte
-	sentCh   chan []byte
-	done     chan struct{}
+	mu         sync.Mutex
+	answer     func(tg uint32, em pb.Emergency) (*pb.FloorResult, error)
+	requests   []pb.Emergency
+	broadcasts int
+	releases   int
+	sent       [][]byte
+	sentCh     chan []byte
+	done       chan struct{}
 }
 
 func newFakeSession(status pb.FloorStatus) *fakeSession {
@@ -69,6 +70,15 @@ func (s *fakeSession) RequestFloor(ctx context.Context, tg, prio uint32, em pb.E
 	answer := s.answer
 	s.mu.Unlock()
 	return answer(tg, em)
+}
+
+func (s *fakeSession) RequestBroadcast(ctx context.Context, tg, prio uint32) (*pb.FloorResult, error) {
+	s.mu.Lock()
+	s.requests = append(s.requests, pb.Emergency_EMERGENCY_NONE)
+	s.broadcasts++
+	answer := s.answer
+	s.mu.Unlock()
+	return answer(tg, pb.Emergency_EMERGENCY_NONE)
 }
 
 func (s *fakeSession) ReleaseFloor(ctx context.Context, tg uint32) error {
@@ -447,5 +457,31 @@ func TestLevelMeter(t *testing.T) {
 	}
 	if !ok || lvl != 0 {
 		t.Fatalf("silence level %v", lvl)
+	}
+}
+
+// A broadcast request asks for a broadcast group call; an emergency is
+// never a broadcast (it takes the floor by priority).
+func TestTalkerBroadcast(t *testing.T) {
+	tt := newTalkerTest(t, pb.FloorStatus_FLOOR_GRANTED, nil)
+	req := PTTRequest{Seq: 1, Talkgroup: 100, Broadcast: true}
+	if res, ok := tt.tk.Down(req).(FloorResultMsg); !ok || res.Err != nil {
+		t.Fatalf("Down: %+v", res)
+	}
+	tt.tk.Up(req)
+	tt.sess.mu.Lock()
+	n := tt.sess.broadcasts
+	tt.sess.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d broadcast requests, want 1", n)
+	}
+	req = PTTRequest{Seq: 2, Talkgroup: 100, Broadcast: true, Emergency: true}
+	tt.tk.Down(req)
+	tt.tk.Up(req)
+	tt.sess.mu.Lock()
+	n = tt.sess.broadcasts
+	tt.sess.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("an emergency was asked as a broadcast")
 	}
 }
