@@ -138,7 +138,7 @@ func (m *ConsoleModel) actionResult(r ActionResult) tea.Cmd {
 	} else {
 		m.logf("done: %s", r.Action.Describe())
 	}
-	switch a := r.Action.(type) {
+	switch r.Action.(type) {
 	case ActStun, ActRevive, ActRegroup:
 		// Show the change at once rather than at the next poll.
 		return m.poll()
@@ -148,8 +148,6 @@ func (m *ConsoleModel) actionResult(r ActionResult) tea.Cmd {
 		// Talk on the call as soon as its talkgroup is there.
 		m.callTX = r.Talkgroup
 		m.takeCall()
-	case ActEndCall:
-		_ = a
 	}
 	return nil
 }
