@@ -29,9 +29,8 @@ type Crypto struct {
 	ring *groupkey.Keyring
 	now  func() time.Time
 
-	mu      sync.Mutex // guards sealers and held
-	sealers map[uint16]*groupkey.Sealer
-	held    map[uint16]bool // talkgroups a key was installed for
+	mu   sync.Mutex      // guards held
+	held map[uint16]bool // talkgroups a key was installed for
 
 	rejected atomic.Uint64 // bundles refused
 
@@ -50,7 +49,7 @@ func NewCrypto(id *pki.Identity, now func() time.Time) (*Crypto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Crypto{id: id, ring: ring, now: now, sealers: make(map[uint16]*groupkey.Sealer), held: make(map[uint16]bool)}, nil
+	return &Crypto{id: id, ring: ring, now: now, held: make(map[uint16]bool)}, nil
 }
 
 // Install checks a KeyBundle and installs its epoch key. A bundle older than
@@ -109,7 +108,6 @@ func (v *Crypto) Forget(tg uint16) {
 	v.ring.Forget(tg)
 	v.mu.Lock()
 	delete(v.held, tg)
-	delete(v.sealers, tg)
 	v.mu.Unlock()
 }
 
@@ -161,19 +159,13 @@ func (v *Crypto) HasKey(tg uint16) bool {
 }
 
 // Seal builds a voice datagram for tg carrying payload (an Opus frame),
-// appending it to dst.
+// appending it to dst. It does not allocate when dst has room for
+// protocol.VoiceHeaderLen+len(payload)+sframe.MaxOverhead more bytes.
 func (v *Crypto) Seal(dst []byte, tg uint16, flags uint8, payload []byte) ([]byte, error) {
-	v.mu.Lock()
-	s := v.sealers[tg]
-	if s == nil {
-		s = v.ring.Sealer(tg)
-		v.sealers[tg] = s
-	}
-	v.mu.Unlock()
 	start := len(dst)
 	dst = protocol.AppendVoiceHeader(dst, protocol.VoiceHeader{Kind: protocol.KindGroupVoice, Flags: flags, Talkgroup: tg, Sender: v.id.UnitID})
 	hdr := dst[start:]
-	out, err := s.Seal(dst, hdr, payload)
+	out, err := v.ring.Sealer(tg).Seal(dst, hdr, payload)
 	if err != nil {
 		return dst[:start], err
 	}
