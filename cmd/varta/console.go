@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/varta-ptt/varta/codec"
-	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/tui"
 )
 
@@ -27,15 +24,9 @@ func cmdConsole(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *identity == "" {
-		return errors.New("--identity FILE is required")
-	}
-	id, err := pki.LoadIdentityFile(*identity)
+	id, err := loadIdentity(*identity)
 	if err != nil {
 		return err
-	}
-	if err := pki.CheckFileMode(*identity); err != nil {
-		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, *identity)
 	}
 	var clip []int16
 	if *pttFile != "" {

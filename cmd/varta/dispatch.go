@@ -179,7 +179,7 @@ func (d dispatcher) units(ctx context.Context, args []string) error {
 		if q.Near {
 			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%v\t%s\n", u.Unit, u.Alias, orDash(u.Status), metres(u.DistanceM), u.Online, age)
 		} else {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%v\t%s\t%s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), u.Online, tgList(u.Talkgroups), age)
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%v\t%s\t%s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), u.Online, joinIDs(u.Talkgroups, "-"), age)
 		}
 	}
 	return w.Flush()
@@ -213,7 +213,7 @@ func (d dispatcher) status(ctx context.Context, args []string) error {
 		if u.Stunned {
 			stunned = ", STUNNED"
 		}
-		fmt.Fprintf(d.out, "unit %d %s (%s): %s, %s%s\nposition: %s\ntalkgroups: %s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), online, stunned, pos, tgList(u.Talkgroups))
+		fmt.Fprintf(d.out, "unit %d %s (%s): %s, %s%s\nposition: %s\ntalkgroups: %s\n", u.Unit, u.Alias, u.Role, orDash(u.Status), online, stunned, pos, joinIDs(u.Talkgroups, "-"))
 		return nil
 	}
 	return fmt.Errorf("unit %d is not in the roster", unit)
@@ -293,13 +293,15 @@ func orDash(s string) string {
 	return s
 }
 
-func tgList(tgs []uint32) string {
-	if len(tgs) == 0 {
-		return "-"
+// joinIDs lists talkgroup or unit IDs comma-separated, or says none when
+// there are none.
+func joinIDs(ids []uint32, none string) string {
+	if len(ids) == 0 {
+		return none
 	}
-	s := make([]string, len(tgs))
-	for i, t := range tgs {
-		s[i] = strconv.Itoa(int(t))
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(int(id))
 	}
 	return strings.Join(s, ",")
 }
@@ -380,9 +382,9 @@ func (d dispatcher) regroup(ctx context.Context, args []string) error {
 		return json.NewEncoder(d.out).Encode(map[string]any{"action": "regroup", "talkgroup": tg, "units": units, "undo": undo, "ok": true})
 	}
 	if undo {
-		fmt.Fprintf(d.out, "units %s left talkgroup %d\n", tgList(units), tg)
+		fmt.Fprintf(d.out, "units %s left talkgroup %d\n", joinIDs(units, "-"), tg)
 	} else {
-		fmt.Fprintf(d.out, "units %s regrouped into talkgroup %d\n", tgList(units), tg)
+		fmt.Fprintf(d.out, "units %s regrouped into talkgroup %d\n", joinIDs(units, "-"), tg)
 	}
 	return nil
 }
@@ -413,9 +415,9 @@ func (d dispatcher) patch(ctx context.Context, action string, args []string) err
 		return d.printJSON(res)
 	}
 	if action == "patch" {
-		fmt.Fprintf(d.out, "talkgroups %s patched as talkgroup %d\n", tgList(res.Talkgroups), res.Patch)
+		fmt.Fprintf(d.out, "talkgroups %s patched as talkgroup %d\n", joinIDs(res.Talkgroups, "-"), res.Patch)
 	} else {
-		fmt.Fprintf(d.out, "patch %d dissolved (talkgroups %s)\n", res.Patch, tgList(res.Talkgroups))
+		fmt.Fprintf(d.out, "patch %d dissolved (talkgroups %s)\n", res.Patch, joinIDs(res.Talkgroups, "-"))
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
 // Command varta is the Varta client: radio, console and tools.
 //
-//	varta check --identity FILE [--server ADDR] [--talkgroup 100[,200]] [--for 10s]
+//	varta check    --identity FILE [--server ADDR] [--talkgroup 100[,200]] [--for 10s]
+//	varta radio    --identity FILE ...   (transmit a file, record, or the handheld screen)
+//	varta console  --identity FILE ...   (the dispatcher's console)
+//	varta dispatch --identity FILE ACTION ...   (scriptable dispatcher commands)
+//	varta bench    ...   (loopback load test)
 //
 // check connects to the relay with a unit's identity, shows what the relay
 // says about the unit, affiliates to the talkgroups and prints floor events
@@ -33,13 +37,16 @@ const usage = `varta: the Varta client.
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --tx speech.wav [--emergency] [--broadcast] [--priority N]
   varta radio --identity FILE [--server HOST:PORT] --call UNIT --tx speech.wav      (private call)
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --record DIR [--for 30s]
+              (talkgroup --tx and --record also take [--position LAT,LON | --route FILE | --nmea DEVICE] [--status STATUS])
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 
   varta bench [--units 50] [--talkgroups 5] [--talkers 5] [--for 5s] [--relay-data DIR [--server ADDR]] [--json]   (loopback load test: a vartad child, or the relay running on DIR)
-  varta console --identity FILE [--server HOST:PORT] [--no-audio] [--ptt-file F.wav] [--recall-dir DIR]
+  varta console --identity FILE [--server HOST:PORT] [--no-audio] [--ptt-file F.wav] [--recall-dir DIR] [--priority N]
               (dispatcher console: talkgroups, units, map, emergencies; ? lists every key)
-  varta dispatch --identity FILE [--json] units|status|emergencies|ack|clear|check|stun|revive ...
+  varta dispatch --identity FILE [--server HOST:PORT] [--json] ACTION ...
+              (units, status, emergencies, ack, clear, check, stun, revive, message, alert,
+              regroup, patch, unpatch; varta dispatch -h explains each)
 
 varta radio --tx exits 0 when the file was sent, 2 when the floor was denied
 or revoked (the reason is printed), 1 on any other error.
@@ -89,15 +96,9 @@ func cmdCheck(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *identity == "" {
-		return errors.New("--identity FILE is required")
-	}
-	id, err := pki.LoadIdentityFile(*identity)
+	id, err := loadIdentity(*identity)
 	if err != nil {
 		return err
-	}
-	if err := pki.CheckFileMode(*identity); err != nil {
-		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, *identity)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -157,6 +158,22 @@ func cmdCheck(args []string, out io.Writer) error {
 		case <-c.Voice():
 		}
 	}
+}
+
+// loadIdentity loads the identity file given with --identity, which is
+// required, and warns on stderr when others may read it.
+func loadIdentity(path string) (*pki.Identity, error) {
+	if path == "" {
+		return nil, errors.New("--identity FILE is required")
+	}
+	id, err := pki.LoadIdentityFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.CheckFileMode(path); err != nil {
+		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, path)
+	}
+	return id, nil
 }
 
 // describe renders an event for a person.

@@ -64,15 +64,9 @@ func cmdRadio(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if f.identity == "" {
-		return errors.New("--identity FILE is required")
-	}
-	id, err := pki.LoadIdentityFile(f.identity)
+	id, err := loadIdentity(f.identity)
 	if err != nil {
 		return err
-	}
-	if err := pki.CheckFileMode(f.identity); err != nil {
-		fmt.Fprintf(os.Stderr, "varta: warning: %v (chmod 600 %s)\n", err, f.identity)
 	}
 	tgs, err := parseTalkgroupList(f.talkgroups)
 	if err != nil {
@@ -245,7 +239,7 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 				}
 			}
 			if up {
-				fmt.Fprintf(out, "%s connected; listening on talkgroups %s\n", now, joinTGs(tgs))
+				fmt.Fprintf(out, "%s connected; listening on talkgroups %s\n", now, joinIDs(tgs, "(none)"))
 			} else if err != nil {
 				fmt.Fprintf(out, "%s connection lost (%v); reconnecting\n", now, err)
 			}
@@ -304,17 +298,6 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 			return refused
 		}
 	}
-}
-
-func joinTGs(tgs []uint32) string {
-	if len(tgs) == 0 {
-		return "(none)"
-	}
-	s := make([]string, len(tgs))
-	for i, t := range tgs {
-		s[i] = strconv.Itoa(int(t))
-	}
-	return strings.Join(s, ",")
 }
 
 // radioInteractive is the handheld screen.

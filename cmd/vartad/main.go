@@ -1,11 +1,12 @@
 // Command vartad is the Varta relay and its administration tool.
 //
 //	vartad init      --data DIR [--name NAME] [--advertise HOST:PORT] [--hosts H,H]
-//	vartad serve     --data DIR [--listen 127.0.0.1:7700]
+//	vartad serve     --data DIR [--listen 127.0.0.1:7700] ...
 //	vartad talkgroup add|list|remove ...
-//	vartad unit      add|list|remove|set-talkgroups ...
+//	vartad unit      add|list|remove|set-talkgroups|reissue ...
 //	vartad snapshot  --data DIR
 //	vartad audit     verify|list --data DIR
+//	vartad kmf       --identity FILE [--server HOST:PORT]
 //
 // Roster commands work whether or not the relay runs: while it runs they go
 // through its admin socket and take effect at once.
@@ -59,7 +60,8 @@ const usage = `vartad: the Varta relay and its administration.
   vartad snapshot  --data DIR
   vartad audit verify --data DIR | --file SNAPSHOT   (check the audit log's hash chain)
   vartad audit list   --data DIR | --file SNAPSHOT [--from N] [--limit N]
-  vartad kmf       --identity FILE [--server HOST:PORT]   (standalone key management facility)
+  vartad kmf       --identity FILE [--server HOST:PORT] [--rekey-every 24h] [--log-level info]
+                   (standalone key management facility)
 
 Roles: officer, dispatcher, commander, kmf, recorder.
 `
