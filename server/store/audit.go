@@ -293,14 +293,7 @@ func (s *Store) Audit(e AuditEntry) (AuditEntry, error) {
 // auditRecords returns the audit: records from entry from on, at most limit
 // of them if limit > 0. It holds BuntDB's read lock only to collect them.
 func (s *Store) auditRecords(from uint64, limit int) ([]kv, error) {
-	var recs []kv
-	err := s.viewRoster(func(tx *buntdb.Tx) error {
-		return tx.AscendRange("", auditKey(max(from, 1)), auditEnd, func(k, v string) bool {
-			recs = append(recs, kv{k, v})
-			return limit <= 0 || len(recs) < limit
-		})
-	})
-	return recs, err
+	return s.rosterRecords(auditKey(max(from, 1)), auditEnd, limit)
 }
 
 // AuditLog returns the entries from Seq from on (from 0 is from 1), in
@@ -311,15 +304,10 @@ func (s *Store) AuditLog(from uint64, limit int) ([]AuditEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]AuditEntry, 0, len(recs))
-	for _, r := range recs {
-		e, _, err := decodeAudit(r.key, r.val)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", r.key, err)
-		}
-		entries = append(entries, e)
-	}
-	return entries, nil
+	return decodeRecords(recs, func(key, val string) (AuditEntry, error) {
+		e, _, err := decodeAudit(key, val)
+		return e, err
+	})
 }
 
 // AuditBrokenError is returned by VerifyAudit when the audit log's hash

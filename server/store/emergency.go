@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tidwall/buntdb"
 )
@@ -150,13 +149,8 @@ func encodeEmergency(e *Emergency) string {
 // decodeEmergency decodes and checks an emergency: record; whether its unit
 // exists is checked by the caller.
 func decodeEmergency(key, val string) (Emergency, error) {
-	// encoding/json would turn invalid UTF-8 into U+FFFD; Varta never
-	// writes it.
-	if !utf8.ValidString(val) {
-		return Emergency{}, errors.New("not valid UTF-8")
-	}
 	var r emergencyRecord
-	if err := decodeStrict(val, &r); err != nil {
+	if err := decodeStrictText(val, &r); err != nil {
 		return Emergency{}, err
 	}
 	e := Emergency{
@@ -226,39 +220,21 @@ func (s *Store) ClearEmergency(unit uint32) error {
 	if err := checkUnitID(unit); err != nil {
 		return err
 	}
-	key := emergencyKey(unit)
-	return s.commitRoster(func(tx *buntdb.Tx) ([]change, error) {
-		if _, err := tx.Get(key); errors.Is(err, buntdb.ErrNotFound) {
-			return nil, errorf(ErrNotFound, "unit %d has no emergency raised", unit)
-		} else if err != nil {
-			return nil, err
-		}
-		return []change{{key: key, del: true}}, nil
-	})
+	return s.deleteRecord(emergencyKey(unit), errorf(ErrNotFound, "unit %d has no emergency raised", unit))
 }
 
 // Emergencies returns every unit's emergency, oldest (by Raised) first, and
 // by unit among emergencies raised at the same time. It holds BuntDB's read
 // lock only to collect the records.
 func (s *Store) Emergencies() ([]Emergency, error) {
-	var recs []kv
-	err := s.viewRoster(func(tx *buntdb.Tx) error {
-		// ';' follows ':', so this is every emergency: key.
-		return tx.AscendRange("", emergencyPfx, "emergency;", func(k, v string) bool {
-			recs = append(recs, kv{k, v})
-			return true
-		})
-	})
+	// ';' follows ':', so this is every emergency: key.
+	recs, err := s.rosterRecords(emergencyPfx, "emergency;", 0)
 	if err != nil {
 		return nil, err
 	}
-	ems := make([]Emergency, 0, len(recs))
-	for _, r := range recs {
-		e, err := decodeEmergency(r.key, r.val)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", r.key, err)
-		}
-		ems = append(ems, e)
+	ems, err := decodeRecords(recs, decodeEmergency)
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(ems, func(a, b Emergency) int {
 		return cmp.Or(a.Raised.Compare(b.Raised), cmp.Compare(a.Unit, b.Unit))

@@ -148,13 +148,8 @@ func encodeMessage(m *Message) string {
 // decodeMessage decodes and checks a msg: record; whether its unit exists is
 // checked by the caller.
 func decodeMessage(key, val string) (Message, error) {
-	// encoding/json would turn invalid UTF-8 into U+FFFD; Varta never
-	// writes it.
-	if !utf8.ValidString(val) {
-		return Message{}, errors.New("not valid UTF-8")
-	}
 	var r messageRecord
-	if err := decodeStrict(val, &r); err != nil {
+	if err := decodeStrictText(val, &r); err != nil {
 		return Message{}, err
 	}
 	m := Message{
@@ -232,24 +227,14 @@ func (s *Store) PendingMessages(unit uint32) ([]Message, error) {
 	if err := checkUnitID(unit); err != nil {
 		return nil, err
 	}
-	var recs []kv
 	from, to := messageRange(unit)
-	err := s.viewRoster(func(tx *buntdb.Tx) error {
-		return tx.AscendRange("", from, to, func(k, v string) bool {
-			recs = append(recs, kv{k, v})
-			return true
-		})
-	})
+	recs, err := s.rosterRecords(from, to, 0)
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]Message, 0, len(recs))
-	for _, r := range recs {
-		m, err := decodeMessage(r.key, r.val)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", r.key, err)
-		}
-		msgs = append(msgs, m)
+	msgs, err := decodeRecords(recs, decodeMessage)
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(msgs, func(a, b Message) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.ID, b.ID))
@@ -264,15 +249,7 @@ func (s *Store) DeleteMessage(unit uint32, id uint64) error {
 	if err := checkUnitID(unit); err != nil {
 		return err
 	}
-	key := messageKey(unit, id)
-	return s.commitRoster(func(tx *buntdb.Tx) ([]change, error) {
-		if _, err := tx.Get(key); errors.Is(err, buntdb.ErrNotFound) {
-			return nil, errorf(ErrNotFound, "no message %d is queued for unit %d", id, unit)
-		} else if err != nil {
-			return nil, err
-		}
-		return []change{{key: key, del: true}}, nil
-	})
+	return s.deleteRecord(messageKey(unit, id), errorf(ErrNotFound, "no message %d is queued for unit %d", id, unit))
 }
 
 // appendMessageDeletes appends to changes the deletion of every message

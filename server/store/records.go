@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Key layout. IDs are zero-padded so that key order is numeric order.
@@ -216,6 +217,16 @@ func decodeStrict(val string, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// decodeStrictText is decodeStrict for records that hold free text:
+// encoding/json would turn invalid UTF-8 into U+FFFD, and Varta never
+// writes it.
+func decodeStrictText(val string, v any) error {
+	if !utf8.ValidString(val) {
+		return errors.New("not valid UTF-8")
+	}
+	return decodeStrict(val, v)
 }
 
 func decodeTalkgroup(key, val string) (Talkgroup, error) {

@@ -80,6 +80,47 @@ func (s *Store) viewRoster(fn func(tx *buntdb.Tx) error) error {
 	return dbErr(s.roster.View(fn))
 }
 
+// rosterRecords returns the records with keys from from (inclusive) to to
+// (exclusive), in key order, at most limit of them if limit > 0. It holds
+// BuntDB's read lock only to collect them.
+func (s *Store) rosterRecords(from, to string, limit int) ([]kv, error) {
+	var recs []kv
+	err := s.viewRoster(func(tx *buntdb.Tx) error {
+		return tx.AscendRange("", from, to, func(k, v string) bool {
+			recs = append(recs, kv{k, v})
+			return limit <= 0 || len(recs) < limit
+		})
+	})
+	return recs, err
+}
+
+// decodeRecords decodes every record of recs, naming the first that does
+// not decode.
+func decodeRecords[T any](recs []kv, decode func(key, val string) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(recs))
+	for _, r := range recs {
+		v, err := decode(r.key, r.val)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", r.key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// deleteRecord deletes key in its own commit, or returns missing if there
+// is no such record. The change is on disk when it returns.
+func (s *Store) deleteRecord(key string, missing error) error {
+	return s.commitRoster(func(tx *buntdb.Tx) ([]change, error) {
+		if _, err := tx.Get(key); errors.Is(err, buntdb.ErrNotFound) {
+			return nil, missing
+		} else if err != nil {
+			return nil, err
+		}
+		return []change{{key: key, del: true}}, nil
+	})
+}
+
 // getTalkgroup reads talkgroup id inside tx.
 func getTalkgroup(tx *buntdb.Tx, id uint16) (Talkgroup, error) {
 	key := talkgroupKey(id)
