@@ -40,6 +40,20 @@ func isDispatcher(r store.Role) bool {
 	return r == store.RoleDispatcher || r == store.RoleCommander
 }
 
+func newDispatchState() dispatchState {
+	return dispatchState{
+		emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]radioCheckWait),
+		regrouped: make(map[uint16]map[uint32]bool), patchOf: make(map[uint16]uint16),
+	}
+}
+
+// isFieldRole reports whether a role is a radio that people use, not
+// infrastructure (kmf, recorder): it may send messages, take calls and
+// report status, and dispatchers look for it.
+func isFieldRole(r store.Role) bool {
+	return r != store.RoleKMF && r != store.RoleRecorder
+}
+
 // requireDispatcher refuses a request from a unit whose role may not
 // dispatch, says why, and records the refusal in the audit log as action
 // on target.
@@ -212,6 +226,7 @@ func (sess *session) emergencyAction(req *pb.EmergencyAction) error {
 	if req.Kind == pb.EmergencyActionKind_EMERGENCY_CLEAR {
 		action = "emergency.clear"
 	}
+	pos := s.lastPosition(req.Unit) // read before the lock: it reads the store
 	s.dispatch.mu.Lock()
 	a := s.dispatch.emergencies[req.Unit]
 	if a == nil {
@@ -221,7 +236,7 @@ func (sess *session) emergencyAction(req *pb.EmergencyAction) error {
 		return err
 	}
 	next := &pb.EmergencyAlarm{
-		Unit: a.Unit, Alias: a.Alias, Level: a.Level, Talkgroup: a.Talkgroup, Position: s.lastPosition(a.Unit),
+		Unit: a.Unit, Alias: a.Alias, Level: a.Level, Talkgroup: a.Talkgroup, Position: pos,
 		RaisedMs: a.RaisedMs, By: sess.unit, ByAlias: sess.alias, State: pb.EmergencyState_EMERGENCY_ACKNOWLEDGED,
 	}
 	if next.Position == nil {
@@ -336,7 +351,7 @@ func (sess *session) queryUnits(req *pb.QueryUnits) (*pb.UnitList, error) {
 		}
 		near, err := s.store.Nearest(req.Lat, req.Lon, n, func(unit uint32, st string) bool {
 			u, ok := byID[unit]
-			if !ok || u.Stunned || u.Role == store.RoleKMF || u.Role == store.RoleRecorder {
+			if !ok || u.Stunned || !isFieldRole(u.Role) {
 				return false
 			}
 			return !req.AvailableOnly || st == "available"

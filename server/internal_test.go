@@ -20,7 +20,7 @@ func newBareServer(t testing.TB, mutate func(*Config)) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, sessions: make(map[uint32]*session), metrics: newMetrics(),
-		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]radioCheckWait), regrouped: make(map[uint16]map[uint32]bool), patchOf: make(map[uint16]uint16)}}
+		dispatch: newDispatchState()}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	m := map[uint16]*talkgroup{}
 	s.tgs.Store(&m)

@@ -78,10 +78,7 @@ func (sess *session) kmfMembers(req *pb.KmfMembersRequest) (*pb.KmfMembers, erro
 		return nil, fmt.Errorf("%w: no valid talkgroup named", store.ErrInvalid)
 	}
 	tg := uint16(req.Talkgroup)
-	if _, err := sess.srv.store.Talkgroup(tg); err != nil {
-		return nil, err
-	}
-	st, err := sess.srv.store.KeyState(tg)
+	st, err := sess.srv.store.KeyState(tg) // ErrNotFound if there is no such talkgroup
 	if err != nil {
 		return nil, err
 	}
@@ -121,16 +118,11 @@ func (sess *session) putKeyBundle(req *pb.PutKeyBundle) error {
 	sess.srv.log.Info("new talkgroup epoch stored", "tg", tg, "epoch", req.Epoch, "members", len(keys))
 	sess.srv.metrics.keyEvents.WithLabelValues("epoch_stored").Inc()
 	for unit, key := range keys {
-		if m := sess.srv.session(unit); m != nil {
-			m.mu.Lock()
-			allowed := m.allowed[tg]
-			m.mu.Unlock()
-			if allowed {
-				sess.srv.metrics.keyEvents.WithLabelValues("member_key_pushed").Inc()
-				m.send(&pb.Envelope{Body: &pb.Envelope_KeyBundle{KeyBundle: memberKeyBundle(store.MemberKey{
-					Talkgroup: tg, Epoch: req.Epoch, Key: key, KMFCert: req.KmfCertificate,
-				})}})
-			}
+		if m := sess.srv.session(unit); m != nil && m.isAllowed(tg) {
+			sess.srv.metrics.keyEvents.WithLabelValues("member_key_pushed").Inc()
+			m.send(&pb.Envelope{Body: &pb.Envelope_KeyBundle{KeyBundle: memberKeyBundle(store.MemberKey{
+				Talkgroup: tg, Epoch: req.Epoch, Key: key, KMFCert: req.KmfCertificate,
+			})}})
 		}
 	}
 	return nil

@@ -17,8 +17,6 @@ import (
 // (MessageReceipt); the sender then gets a DeliveryReceipt. A recipient
 // that is offline gets its queue when it connects.
 
-const maxMessageText = 1024
-
 // nextMessageID returns an ID unique across restarts: the clock in
 // nanoseconds, forced to increase.
 func (s *Server) nextMessageID() uint64 {
@@ -37,8 +35,8 @@ func (sess *session) sendMessage(req *pb.SendMessage) (*pb.MessageAccepted, erro
 	if req == nil || (req.ToUnit == 0) == (req.ToTalkgroup == 0) {
 		return nil, fmt.Errorf("%w: a message goes to one unit or one talkgroup", store.ErrInvalid)
 	}
-	if len(req.Text) > maxMessageText || !utf8.ValidString(req.Text) || (req.Text == "" && !req.Alert) {
-		return nil, fmt.Errorf("%w: a message needs 1 to %d bytes of UTF-8 text (or is a call alert)", store.ErrInvalid, maxMessageText)
+	if len(req.Text) > store.MaxMessageTextLen || !utf8.ValidString(req.Text) || (req.Text == "" && !req.Alert) {
+		return nil, fmt.Errorf("%w: a message needs 1 to %d bytes of UTF-8 text (or is a call alert)", store.ErrInvalid, store.MaxMessageTextLen)
 	}
 	var recipients []uint32
 	target := ""
@@ -65,7 +63,7 @@ func (sess *session) sendMessage(req *pb.SendMessage) (*pb.MessageAccepted, erro
 			return nil, err
 		}
 		for _, u := range units {
-			if u.ID != sess.unit && slices.Contains(u.Talkgroups, tg) && !u.Stunned && u.Role != store.RoleKMF && u.Role != store.RoleRecorder {
+			if u.ID != sess.unit && slices.Contains(u.Talkgroups, tg) && !u.Stunned && isFieldRole(u.Role) {
 				recipients = append(recipients, u.ID)
 			}
 		}
@@ -146,14 +144,6 @@ func (s *Server) deliverPending(sess *session) {
 		sess.send(textMessage(m))
 	}
 }
-
-func (sess *session) isAllowed(tg uint16) bool {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return sess.allowed[tg]
-}
-
-var errNotAllowed = errors.New("server: not allowed")
 
 // regroup moves units into a talkgroup for an operation, or back out.
 func (sess *session) regroup(req *pb.Regroup) error {

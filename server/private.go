@@ -46,7 +46,7 @@ func (s *Server) startPrivateCall(caller *session, callee uint32) (*pb.PrivateCa
 	if err != nil {
 		return nil, err
 	}
-	if u.Stunned || u.Role == store.RoleKMF || u.Role == store.RoleRecorder {
+	if u.Stunned || !isFieldRole(u.Role) {
 		return nil, fmt.Errorf("%w: unit %d (%s) cannot take calls", store.ErrInvalid, callee, u.Alias)
 	}
 	name := callNamePrefix + strconv.Itoa(int(caller.unit)) + "," + strconv.Itoa(int(callee))

@@ -70,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 		tls:      pki.ServerTLSConfig(cfg.Identity, cfg.Now),
 		sessions: make(map[uint32]*session),
 		metrics:  newMetrics(),
-		dispatch: dispatchState{emergencies: make(map[uint32]*pb.EmergencyAlarm), checks: make(map[uint64]radioCheckWait), regrouped: make(map[uint16]map[uint32]bool), patchOf: make(map[uint16]uint16)},
+		dispatch: newDispatchState(),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	tgs, err := s.store.Talkgroups()

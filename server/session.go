@@ -34,7 +34,9 @@ func (e *closeError) Error() string {
 // and readDatagrams and then writes (write): it is the only writer of the
 // control stream and the only caller of SendDatagram; everyone else
 // enqueues. When the session ends it closes the connection and waits for
-// the readers.
+// the readers. A radio check the unit asks for waits for its answer in a
+// goroutine of its own (radioCheck), which ends with the session at the
+// latest.
 type session struct {
 	srv     *Server
 	conn    *quic.Conn // nil in tests that drive the floor without QUIC
@@ -87,6 +89,13 @@ func allowedSet(tgs []uint16) map[uint16]bool {
 		m[t] = true
 	}
 	return m
+}
+
+// isAllowed reports whether the unit may use talkgroup tg.
+func (sess *session) isAllowed(tg uint16) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.allowed[tg]
 }
 
 // send queues env for the control writer. It never blocks: a peer whose
@@ -147,7 +156,9 @@ func closeReason(cause error) (uint64, string) {
 	return protocol.CloseNormal, "session ended"
 }
 
-// writeControl is the control stream's only writer.
+// write is the session's only writer: of the control stream, and (through
+// writeVoice) the only caller of SendDatagram. It returns when the session
+// ends.
 func (sess *session) write(str *quic.Stream) {
 	var buf []byte
 	for {
@@ -242,139 +253,177 @@ func (sess *session) readControl(r *protocol.Reader) {
 	}
 }
 
-// handle carries out one request. Called only from readControl.
+// handle carries out one control message. Called only from readControl.
+// A request (a message handler knows) needs a request ID; a message of any
+// other type is refused as unsupported if it carries one, else ignored.
 func (sess *session) handle(env *pb.Envelope, floor *bucket) {
-	id := env.Id
-	isRequest := true
-	switch env.Body.(type) {
-	case *pb.Envelope_Hello, *pb.Envelope_Affiliate, *pb.Envelope_FloorRequest, *pb.Envelope_FloorRelease, *pb.Envelope_Ping,
-		*pb.Envelope_KeyRequest, *pb.Envelope_KmfStatusRequest, *pb.Envelope_KmfMembersRequest, *pb.Envelope_PutKeyBundle,
-		*pb.Envelope_SetStatus, *pb.Envelope_ReportPosition, *pb.Envelope_RaiseEmergency, *pb.Envelope_EmergencyAction,
-		*pb.Envelope_ListEmergencies, *pb.Envelope_QueryUnits, *pb.Envelope_UnitAction, *pb.Envelope_RadioCheckReply,
-		*pb.Envelope_SendMessage, *pb.Envelope_MessageReceipt, *pb.Envelope_Regroup, *pb.Envelope_Patch,
-		*pb.Envelope_PrivateCall, *pb.Envelope_UnitCertificatesRequest:
-	default:
-		isRequest = false
-	}
-	if isRequest && id == 0 {
+	do := sess.handler(env, floor)
+	switch {
+	case do == nil:
+		if env.Id != 0 {
+			sess.replyError(env.Id, pb.ErrorCode_ERROR_UNSUPPORTED, "this relay does not support that message type")
+		}
+	case env.Id == 0:
 		sess.replyError(0, pb.ErrorCode_ERROR_BAD_REQUEST, "a request arrived without a request ID and was ignored")
-		return
+	default:
+		do()
 	}
+}
+
+// handler returns what carries out the request env, or nil if env is not
+// a request this relay serves: its cases are the list of requests.
+func (sess *session) handler(env *pb.Envelope, floor *bucket) func() {
+	id := env.Id
 	switch b := env.Body.(type) {
 	case *pb.Envelope_Hello:
-		sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, "the session has already started")
-	case *pb.Envelope_Affiliate:
-		if b.Affiliate == nil || len(b.Affiliate.Talkgroups) > maxAffiliations {
-			sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, fmt.Sprintf("a unit may affiliate to at most %d talkgroups at once", maxAffiliations))
-			return
+		return func() {
+			sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, "the session has already started")
 		}
-		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_AffiliateResult{AffiliateResult: sess.affiliate(b.Affiliate.Talkgroups)}})
+	case *pb.Envelope_Affiliate:
+		return func() {
+			if b.Affiliate == nil || len(b.Affiliate.Talkgroups) > maxAffiliations {
+				sess.replyError(id, pb.ErrorCode_ERROR_BAD_REQUEST, fmt.Sprintf("a unit may affiliate to at most %d talkgroups at once", maxAffiliations))
+				return
+			}
+			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_AffiliateResult{AffiliateResult: sess.affiliate(b.Affiliate.Talkgroups)}})
+		}
 	case *pb.Envelope_FloorRequest:
-		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_FloorResult{FloorResult: sess.requestFloor(b.FloorRequest, floor)}})
+		return func() {
+			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_FloorResult{FloorResult: sess.requestFloor(b.FloorRequest, floor)}})
+		}
 	case *pb.Envelope_FloorRelease:
-		if b.FloorRelease != nil && protocol.ValidTalkgroupID(b.FloorRelease.Talkgroup) {
-			sess.mu.Lock()
-			tg := sess.tgs[uint16(b.FloorRelease.Talkgroup)]
-			sess.mu.Unlock()
-			if tg != nil {
-				tg.release(sess)
+		return func() {
+			if b.FloorRelease != nil && protocol.ValidTalkgroupID(b.FloorRelease.Talkgroup) {
+				sess.mu.Lock()
+				tg := sess.tgs[uint16(b.FloorRelease.Talkgroup)]
+				sess.mu.Unlock()
+				if tg != nil {
+					tg.release(sess)
+				}
+			}
+			sess.reply(id, ack())
+		}
+	case *pb.Envelope_Ping:
+		return func() {
+			var ct int64
+			if b.Ping != nil {
+				ct = b.Ping.ClientTimeMs
+			}
+			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Pong{Pong: &pb.Pong{ClientTimeMs: ct, ServerTimeMs: sess.srv.now().UnixMilli()}}})
+		}
+	case *pb.Envelope_KeyRequest:
+		return func() {
+			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_KeyBundles{KeyBundles: sess.keyRequest(b.KeyRequest)}})
+		}
+	case *pb.Envelope_KmfStatusRequest:
+		return func() {
+			if sess.requireKMF(id) {
+				st, err := sess.kmfStatus()
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfStatus{KmfStatus: st}} })
 			}
 		}
-		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}})
-	case *pb.Envelope_Ping:
-		var ct int64
-		if b.Ping != nil {
-			ct = b.Ping.ClientTimeMs
-		}
-		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Pong{Pong: &pb.Pong{ClientTimeMs: ct, ServerTimeMs: sess.srv.now().UnixMilli()}}})
-	case *pb.Envelope_KeyRequest:
-		sess.reply(id, &pb.Envelope{Body: &pb.Envelope_KeyBundles{KeyBundles: sess.keyRequest(b.KeyRequest)}})
-	case *pb.Envelope_KmfStatusRequest:
-		if sess.requireKMF(id) {
-			st, err := sess.kmfStatus()
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfStatus{KmfStatus: st}} })
-		}
 	case *pb.Envelope_KmfMembersRequest:
-		if sess.requireKMF(id) {
-			m, err := sess.kmfMembers(b.KmfMembersRequest)
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfMembers{KmfMembers: m}} })
+		return func() {
+			if sess.requireKMF(id) {
+				m, err := sess.kmfMembers(b.KmfMembersRequest)
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_KmfMembers{KmfMembers: m}} })
+			}
 		}
 	case *pb.Envelope_PutKeyBundle:
-		if sess.requireKMF(id) {
-			err := sess.putKeyBundle(b.PutKeyBundle)
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}} })
-		}
-	case *pb.Envelope_SetStatus:
-		if sess.requireField(id, "report a status") {
-			sess.replyResult(id, sess.setStatus(b.SetStatus), ack)
-		}
-	case *pb.Envelope_ReportPosition:
-		if sess.requireField(id, "report a position") {
-			sess.replyResult(id, sess.reportPosition(b.ReportPosition), ack)
-		}
-	case *pb.Envelope_RaiseEmergency:
-		if sess.requireField(id, "raise an emergency") {
-			sess.replyResult(id, sess.raiseEmergency(b.RaiseEmergency), ack)
-		}
-	case *pb.Envelope_EmergencyAction:
-		if sess.requireDispatcher(id, "acknowledge or clear emergencies", "emergency.action", fmt.Sprintf("unit %d", b.EmergencyAction.GetUnit())) {
-			sess.replyResult(id, sess.emergencyAction(b.EmergencyAction), ack)
-		}
-	case *pb.Envelope_ListEmergencies:
-		if sess.requireDispatcher(id, "list emergencies", "emergency.list", "") {
-			sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Emergencies{Emergencies: sess.srv.emergencies()}})
-		}
-	case *pb.Envelope_QueryUnits:
-		if sess.requireDispatcher(id, "query units", "units.query", "") {
-			ul, err := sess.queryUnits(b.QueryUnits)
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_UnitList{UnitList: ul}} })
-		}
-	case *pb.Envelope_UnitAction:
-		ua := b.UnitAction
-		if sess.requireDispatcher(id, "stun, revive or radio-check units", unitActionName(ua.GetKind()), fmt.Sprintf("unit %d", ua.GetUnit())) {
-			if reply, err := sess.unitAction(id, b.UnitAction); reply {
+		return func() {
+			if sess.requireKMF(id) {
+				err := sess.putKeyBundle(b.PutKeyBundle)
 				sess.replyResult(id, err, ack)
 			}
 		}
-	case *pb.Envelope_SendMessage:
-		if sess.requireField(id, "send messages") {
-			acc, err := sess.sendMessage(b.SendMessage)
-			if errors.Is(err, errNotAllowed) {
-				sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, err.Error())
-				break
+	case *pb.Envelope_SetStatus:
+		return func() {
+			if sess.requireField(id, "report a status") {
+				sess.replyResult(id, sess.setStatus(b.SetStatus), ack)
 			}
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_MessageAccepted{MessageAccepted: acc}} })
+		}
+	case *pb.Envelope_ReportPosition:
+		return func() {
+			if sess.requireField(id, "report a position") {
+				sess.replyResult(id, sess.reportPosition(b.ReportPosition), ack)
+			}
+		}
+	case *pb.Envelope_RaiseEmergency:
+		return func() {
+			if sess.requireField(id, "raise an emergency") {
+				sess.replyResult(id, sess.raiseEmergency(b.RaiseEmergency), ack)
+			}
+		}
+	case *pb.Envelope_EmergencyAction:
+		return func() {
+			if sess.requireDispatcher(id, "acknowledge or clear emergencies", "emergency.action", fmt.Sprintf("unit %d", b.EmergencyAction.GetUnit())) {
+				sess.replyResult(id, sess.emergencyAction(b.EmergencyAction), ack)
+			}
+		}
+	case *pb.Envelope_ListEmergencies:
+		return func() {
+			if sess.requireDispatcher(id, "list emergencies", "emergency.list", "") {
+				sess.reply(id, &pb.Envelope{Body: &pb.Envelope_Emergencies{Emergencies: sess.srv.emergencies()}})
+			}
+		}
+	case *pb.Envelope_QueryUnits:
+		return func() {
+			if sess.requireDispatcher(id, "query units", "units.query", "") {
+				ul, err := sess.queryUnits(b.QueryUnits)
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_UnitList{UnitList: ul}} })
+			}
+		}
+	case *pb.Envelope_UnitAction:
+		return func() {
+			ua := b.UnitAction
+			if sess.requireDispatcher(id, "stun, revive or radio-check units", unitActionName(ua.GetKind()), fmt.Sprintf("unit %d", ua.GetUnit())) {
+				if reply, err := sess.unitAction(id, b.UnitAction); reply {
+					sess.replyResult(id, err, ack)
+				}
+			}
+		}
+	case *pb.Envelope_SendMessage:
+		return func() {
+			if sess.requireField(id, "send messages") {
+				acc, err := sess.sendMessage(b.SendMessage)
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_MessageAccepted{MessageAccepted: acc}} })
+			}
 		}
 	case *pb.Envelope_MessageReceipt:
-		sess.replyResult(id, sess.messageReceipt(b.MessageReceipt), ack)
+		return func() {
+			sess.replyResult(id, sess.messageReceipt(b.MessageReceipt), ack)
+		}
 	case *pb.Envelope_Regroup:
-		if sess.requireDispatcher(id, "regroup units", "regroup", fmt.Sprintf("talkgroup %d", b.Regroup.GetTalkgroup())) {
-			sess.replyResult(id, sess.regroup(b.Regroup), ack)
+		return func() {
+			if sess.requireDispatcher(id, "regroup units", "regroup", fmt.Sprintf("talkgroup %d", b.Regroup.GetTalkgroup())) {
+				sess.replyResult(id, sess.regroup(b.Regroup), ack)
+			}
 		}
 	case *pb.Envelope_Patch:
-		if sess.requireDispatcher(id, "patch talkgroups", "patch", "") {
-			pr, err := sess.patch(b.Patch)
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PatchResult{PatchResult: pr}} })
+		return func() {
+			if sess.requireDispatcher(id, "patch talkgroups", "patch", "") {
+				pr, err := sess.patch(b.Patch)
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PatchResult{PatchResult: pr}} })
+			}
 		}
 	case *pb.Envelope_PrivateCall:
-		if sess.requireField(id, "make private calls") {
-			pc, err := sess.privateCall(b.PrivateCall)
-			if errors.Is(err, errNotAllowed) {
-				sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, err.Error())
-				break
+		return func() {
+			if sess.requireField(id, "make private calls") {
+				pc, err := sess.privateCall(b.PrivateCall)
+				sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PrivateCallResult{PrivateCallResult: pc}} })
 			}
-			sess.replyResult(id, err, func() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_PrivateCallResult{PrivateCallResult: pc}} })
 		}
 	case *pb.Envelope_UnitCertificatesRequest:
-		sess.unitCertificates(id, b.UnitCertificatesRequest)
+		return func() {
+			sess.unitCertificates(id, b.UnitCertificatesRequest)
+		}
 	case *pb.Envelope_RadioCheckReply:
-		sess.radioCheckReply(b.RadioCheckReply)
-		sess.reply(id, ack())
-	default:
-		if id != 0 {
-			sess.replyError(id, pb.ErrorCode_ERROR_UNSUPPORTED, "this relay does not support that message type")
+		return func() {
+			sess.radioCheckReply(b.RadioCheckReply)
+			sess.reply(id, ack())
 		}
 	}
+	return nil
 }
 
 func ack() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ack{}}} }
@@ -382,7 +431,7 @@ func ack() *pb.Envelope { return &pb.Envelope{Body: &pb.Envelope_Ack{Ack: &pb.Ac
 // requireField refuses field-unit services (status, position, emergency)
 // to infrastructure roles (kmf, recorder).
 func (sess *session) requireField(id uint64, what string) bool {
-	if sess.role == store.RoleKMF || sess.role == store.RoleRecorder {
+	if !isFieldRole(sess.role) {
 		sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, fmt.Sprintf("units with role %s may not %s", sess.role, what))
 		return false
 	}
@@ -390,11 +439,13 @@ func (sess *session) requireField(id uint64, what string) bool {
 }
 
 // replyResult replies with ok() or, when err is set, with an Error whose
-// code follows the store's sentinel.
+// code follows the sentinel err matches (errNotAllowed or the store's).
 func (sess *session) replyResult(id uint64, err error, ok func() *pb.Envelope) {
 	switch {
 	case err == nil:
 		sess.reply(id, ok())
+	case errors.Is(err, errNotAllowed):
+		sess.replyError(id, pb.ErrorCode_ERROR_NOT_ALLOWED, err.Error())
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnknownTalkgroup):
 		sess.replyError(id, pb.ErrorCode_ERROR_NOT_FOUND, err.Error())
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrExists):
