@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -533,17 +532,7 @@ func TestAuditKill9(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAuditCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), auditCrashDirEnv+"="+dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, stderr := startCrashChild(t, "TestAuditCrashChild", auditCrashDirEnv, dir)
 	acked, killed := 0, false
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -566,7 +555,7 @@ func TestAuditKill9(t *testing.T) {
 			t.Errorf("child: %s", line)
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !killed {
 		t.Fatalf("child ended before it was killed (%v): %s", err, stderr.String())
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -80,17 +81,7 @@ func TestKill9(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, stderr := startCrashChild(t, "TestCrashChild", crashDirEnv, dir)
 	acked := 0
 	killed := false
 	// epoch is the last epoch acknowledged, when acked was keyedAt.
@@ -131,7 +122,7 @@ func TestKill9(t *testing.T) {
 			t.Errorf("child: %s", line)
 		}
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if !killed {
 		t.Fatalf("child ended before it was killed (%v): %s", err, stderr.String())
 	}
@@ -175,4 +166,23 @@ func TestKill9(t *testing.T) {
 	}
 	t.Logf("%d units and %d epochs acknowledged before kill -9, all present (key state %+v); torn copies: %v",
 		acked, epoch, st, tornCopies(t, dir, rosterFile))
+}
+
+// startCrashChild starts this test binary running only the test named run,
+// with env set to dir, and returns the child, its standard output and what
+// it writes to standard error.
+func startCrashChild(t *testing.T, run, env, dir string) (*exec.Cmd, io.ReadCloser, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out, stderr
 }
