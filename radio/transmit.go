@@ -141,43 +141,9 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 	start := time.Now()
 	frames := codec.SplitFrames(pcm)
 	res.Slots = len(frames)
-	var (
-		seq  uint16
-		gap  uint8
-		buf  []byte
-		pl   []byte
-		tick = time.NewTicker(codec.FrameDuration)
-	)
+	tick := time.NewTicker(codec.FrameDuration)
 	defer tick.Stop()
-	signers := NewBurstSigners(cr.BurstSigner)
-	send := func(flags uint8, opus []byte) error {
-		end := flags&protocol.FlagEndOfBurst != 0
-		pl = AppendPayload(pl[:0], seq, gap, opus)
-		for _, tg := range held {
-			f := flags
-			if end {
-				// The end marker carries the burst's signature.
-				sig := signers.Signature(uint16(tg))
-				pl = AppendPayload(pl[:0], seq, gap, sig)
-				if sig != nil {
-					f |= protocol.FlagSignature
-				}
-			}
-			buf, err = cr.Seal(buf[:0], uint16(tg), f, pl)
-			if err != nil {
-				return err
-			}
-			if !end {
-				signers.Add(buf)
-			}
-			if err := s.SendVoice(buf); err != nil {
-				return err
-			}
-		}
-		seq++
-		gap = 0
-		return nil
-	}
+	out := NewBurstSender(cr, s.SendVoice, cr.BurstSigner)
 	var flags uint8
 	if cfg.Emergency != pb.Emergency_EMERGENCY_NONE {
 		flags = protocol.FlagEmergency
@@ -202,20 +168,18 @@ func Transmit(ctx context.Context, s Session, events <-chan *pb.Envelope, cr *cl
 		}
 		if !ok {
 			res.DTX++
-			if gap < 255 {
-				gap++
+			if out.Pause() {
 				continue
 			}
-			// A very long pause: keep the counter in range by sending the
-			// DTX frame anyway.
+			// A very long pause: the DTX frame goes out anyway.
 		}
-		if err := send(flags, opus); err != nil {
+		if err := out.Send(held, flags, opus); err != nil {
 			release()
 			return res, fmt.Errorf("radio: send voice: %w", err)
 		}
 		res.Sent++
 	}
-	if err := send(flags|protocol.FlagEndOfBurst, nil); err != nil {
+	if err := out.End(held, flags); err != nil {
 		release()
 		return res, fmt.Errorf("radio: end the burst: %w", err)
 	}

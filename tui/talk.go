@@ -24,10 +24,7 @@ import (
 // session is what the talk loop needs of a client session; *client.Client
 // implements it.
 type session interface {
-	RequestFloor(ctx context.Context, tg, priority uint32, em pb.Emergency) (*pb.FloorResult, error)
-	RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb.FloorResult, error)
-	ReleaseFloor(ctx context.Context, tg uint32) error
-	SendVoice(b []byte) error
+	radio.Session
 	Done() <-chan struct{}
 }
 
@@ -36,7 +33,7 @@ var _ session = (*client.Client)(nil)
 // sealer seals voice frames; *client.Crypto implements it.
 type sealer interface {
 	HasKey(tg uint16) bool
-	Seal(dst []byte, tg uint16, flags uint8, payload []byte) ([]byte, error)
+	radio.Sealer
 }
 
 var _ sealer = (*client.Crypto)(nil)
@@ -80,7 +77,7 @@ type talkerConfig struct {
 	hotMic time.Duration
 }
 
-// talker runs this radio's transmissions, one at a time: floor request,
+// talker runs the screen's transmissions, one at a time: floor request,
 // live audio (encode, seal, send every 20 ms), end of burst, release. Down
 // and Up are called from tea.Cmds; event from the event pump.
 type talker struct {
@@ -425,50 +422,15 @@ func (t *talker) stream(b *txBurst) {
 	if b.req.Emergency {
 		flags = protocol.FlagEmergency
 	}
-	var (
-		seq     uint16
-		gap     uint8
-		buf, pl []byte
-	)
 	var start func(uint16) (*groupkey.BurstSigner, error)
 	if s, ok := t.cfg.crypto.(burstSigning); ok {
 		start = s.BurstSigner
 	}
-	signers := radio.NewBurstSigners(start)
-	send := func(flags uint8, opus []byte) error {
-		end := flags&protocol.FlagEndOfBurst != 0
-		pl = radio.AppendPayload(pl[:0], seq, gap, opus)
-		// Multiselect: the same frame sealed for each talkgroup with its
-		// own key; the relay never bridges. Each talkgroup's burst is
-		// signed on its own; the end marker carries the signature.
-		for _, tg := range b.held {
-			f := flags
-			if end {
-				sig := signers.Signature(uint16(tg))
-				pl = radio.AppendPayload(pl[:0], seq, gap, sig)
-				if sig != nil {
-					f |= protocol.FlagSignature
-				}
-			}
-			var err error
-			if buf, err = t.cfg.crypto.Seal(buf[:0], uint16(tg), f, pl); err != nil {
-				return err
-			}
-			if !end {
-				signers.Add(buf)
-			}
-			if err := b.sess.SendVoice(buf); err != nil {
-				return err
-			}
-		}
-		seq++
-		gap = 0
-		return nil
-	}
+	out := radio.NewBurstSender(t.cfg.crypto, b.sess.SendVoice, start)
 	// finish sends the end-of-burst marker and releases the floor.
 	finish := func() error {
 		t.cfg.send(TxLevel{})
-		if err := send(flags|protocol.FlagEndOfBurst, nil); err != nil {
+		if err := out.End(b.held, flags); err != nil {
 			t.release(b)
 			return fmt.Errorf("end the burst: %w", err)
 		}
@@ -525,15 +487,10 @@ func (t *talker) stream(b *txBurst) {
 				ended("", err)
 				return
 			}
-			if !voiced {
-				if gap < 255 {
-					gap++
-					continue
-				}
-				// A very long pause: keep the counter in range by
-				// sending the DTX frame anyway.
+			if !voiced && out.Pause() {
+				continue // DTX; a very long pause sends the frame anyway
 			}
-			if err := send(flags, opus); err != nil {
+			if err := out.Send(b.held, flags, opus); err != nil {
 				b.err = fmt.Errorf("send voice: %w", err)
 				t.release(b)
 				ended("", b.err)
