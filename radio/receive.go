@@ -69,7 +69,8 @@ type Receiver struct {
 	aliases map[uint32]string
 
 	refused atomic.Uint64 // frames that did not open
-	dropped atomic.Uint64 // frames dropped by the Drop hook
+
+	live []*burst // owned by the playout goroutine (see snapshot)
 }
 
 type burstKey struct {
@@ -78,9 +79,9 @@ type burstKey struct {
 }
 
 // burst is one talker's transmission being received. The jitter buffer is
-// safe for a pushing and a popping goroutine; mu guards gaps and ended,
-// which both touch. unwrap, start, last and emergency are guarded by the
-// Receiver's mu; pcm belongs to the playout goroutine.
+// safe for a pushing and a popping goroutine; mu guards gaps, ended and
+// check, which both touch. unwrap, start, last and emergency are guarded
+// by the Receiver's mu; pcm belongs to the playout goroutine.
 type burst struct {
 	key burstKey
 	jb  *codec.JitterBuffer
@@ -121,7 +122,6 @@ func (r *Receiver) Event(env *pb.Envelope) {
 // Datagram handles one received voice datagram that arrived at at.
 func (r *Receiver) Datagram(d []byte, at time.Time) {
 	if r.cfg.Drop != nil && r.cfg.Drop(d) {
-		r.dropped.Add(1)
 		return
 	}
 	h, pt, _, err := r.cfg.Crypto.Open(nil, d)
@@ -204,13 +204,7 @@ func (r *Receiver) Run(ctx context.Context) {
 
 // tick plays one slot of every burst.
 func (r *Receiver) tick(now time.Time) {
-	r.mu.Lock()
-	bursts := make([]*burst, 0, len(r.bursts))
-	for _, b := range r.bursts {
-		bursts = append(bursts, b)
-	}
-	r.mu.Unlock()
-	for _, b := range bursts {
+	for _, b := range r.snapshot() {
 		p := b.jb.Pop(now)
 		switch p.Kind {
 		case codec.KindFrame, codec.KindFEC, codec.KindPLC:
@@ -258,15 +252,22 @@ func (r *Receiver) finish(b *burst, now time.Time, complete bool) {
 	})
 }
 
+// snapshot returns the bursts being received, in a slice reused from tick
+// to tick. Called only from the playout goroutine.
+func (r *Receiver) snapshot() []*burst {
+	clear(r.live) // let finished bursts go
+	r.live = r.live[:0]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bursts {
+		r.live = append(r.live, b)
+	}
+	return r.live
+}
+
 // flush ends every burst at shutdown.
 func (r *Receiver) flush(now time.Time) {
-	r.mu.Lock()
-	bursts := make([]*burst, 0, len(r.bursts))
-	for _, b := range r.bursts {
-		bursts = append(bursts, b)
-	}
-	r.mu.Unlock()
-	for _, b := range bursts {
+	for _, b := range r.snapshot() {
 		if len(b.pcm) > 0 {
 			r.finish(b, now, false)
 		}

@@ -46,12 +46,14 @@ type liveRxConfig struct {
 	learn     func(unit uint32)
 }
 
-// liveRx is the radio's receiver for live listening. Package radio's
-// Receiver hands over a transmission when it has ended, for recording;
-// this one plays as it goes: every 20 ms it pops a slot from each talker's
-// jitter buffer and mixes those of the heard talkgroups into the speaker.
-// Datagram and event are called from the voice and event pumps; run owns
-// the playout clock.
+// liveRx is the screens' receiver for live listening (radio and
+// console). Package radio's Receiver hands over a transmission's audio
+// when it has ended; this one plays as it goes: every 20 ms it pops a slot
+// from each talker's jitter buffer and mixes them, each at its
+// talkgroup's gain, into the speaker, with any recalled transmission
+// being replayed. With cfg.recall it also keeps each burst's frames for
+// instant recall. datagram and event are called from the voice and event
+// pumps; run owns the playout clock.
 type liveRx struct {
 	cfg liveRxConfig
 
@@ -66,8 +68,9 @@ type liveRx struct {
 	replay []int16
 
 	// Owned by the playout goroutine.
-	mix []int32
-	pcm []int16
+	mix  []int32
+	pcm  []int16
+	live []*rxBurst // see snapshot
 }
 
 type burstKey struct {
@@ -176,7 +179,7 @@ func (r *liveRx) datagram(d []byte, at time.Time) {
 	if start != nil {
 		r.cfg.send(*start)
 	}
-	if h.Flags&protocol.FlagEndOfBurst != 0 {
+	if end {
 		// The marker carries no audio.
 		b.ended.Store(true)
 		b.jb.End()
@@ -202,15 +205,9 @@ func (r *liveRx) run(ctx context.Context) {
 
 // tick plays one 20 ms slot. Called only from the playout goroutine.
 func (r *liveRx) tick(now time.Time) {
-	r.mu.Lock()
-	bursts := make([]*rxBurst, 0, len(r.bursts))
-	for _, b := range r.bursts {
-		bursts = append(bursts, b)
-	}
-	r.mu.Unlock()
 	clear(r.mix)
 	mixed := false
-	for _, b := range bursts {
+	for _, b := range r.snapshot() {
 		p := b.jb.Pop(now)
 		switch p.Kind {
 		case codec.KindDone:
@@ -298,15 +295,22 @@ func (r *liveRx) finish(b *rxBurst, complete bool) {
 	})
 }
 
+// snapshot returns the bursts being heard, in a slice reused from tick to
+// tick. Called only from the playout goroutine.
+func (r *liveRx) snapshot() []*rxBurst {
+	clear(r.live) // let finished bursts go
+	r.live = r.live[:0]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bursts {
+		r.live = append(r.live, b)
+	}
+	return r.live
+}
+
 // flush ends every burst at shutdown.
 func (r *liveRx) flush() {
-	r.mu.Lock()
-	bursts := make([]*rxBurst, 0, len(r.bursts))
-	for _, b := range r.bursts {
-		bursts = append(bursts, b)
-	}
-	r.mu.Unlock()
-	for _, b := range bursts {
+	for _, b := range r.snapshot() {
 		r.finish(b, false)
 	}
 }
