@@ -89,42 +89,16 @@ func RunConsole(ctx context.Context, run ConsoleRun) error {
 	gains := newGains()
 	recalls := newRecallStore()
 
-	keyStates := func(ids []uint32) {
-		for _, id := range ids {
-			e, ok := cr.Epoch(uint16(id))
-			out.offer(KeyState{Talkgroup: id, Have: ok, Epoch: e})
-		}
-	}
 	var link *client.Link
 	link = client.NewLink(client.LinkConfig{
 		Client:   client.Config{Identity: run.Identity, Addr: run.Addr, Software: "varta-console", Logger: run.Logger},
 		Crypto:   cr,
 		RetryMin: run.retryMin,
-		OnState: func(up bool, err error) {
-			if !up {
-				out.offer(ConnState{Err: explainLink(err)})
-				return
-			}
-			out.offer(ConnState{Up: true})
-			if c := link.Client(); c != nil {
-				w := welcomeMsg(c.Welcome())
-				out.offer(w)
-				var ids []uint32
-				for _, tg := range w.Talkgroups {
-					ids = append(ids, tg.ID)
-				}
-				keyStates(ids)
-			}
-		},
+		OnState:  linkState(out, cr, func() *client.Client { return link.Client() }, nil),
 	})
 	tk := newTalker(talkerConfig{
-		session: func() session {
-			if c := link.Client(); c != nil {
-				return c
-			}
-			return nil
-		},
-		crypto: cr, source: dev.source, noSource: dev.noSource, send: out.offer,
+		session: linkSession(link),
+		crypto:  cr, source: dev.source, noSource: dev.noSource, send: out.offer,
 		priority: run.Priority,
 	})
 	senders := radio.NewSenderKeys(rctx, cr, link.Client)
@@ -181,14 +155,7 @@ func RunConsole(ctx context.Context, run ConsoleRun) error {
 			return EventMsg{Text: fmt.Sprintf("saved %s (%.1f s) to %s", who(rec.Unit, rec.Alias), rec.Duration().Seconds(), path)}
 		},
 	})
-	opts := []tea.ProgramOption{tea.WithContext(ctx)}
-	if run.Input != nil {
-		opts = append(opts, tea.WithInput(run.Input))
-	}
-	if run.Output != nil {
-		opts = append(opts, tea.WithOutput(run.Output))
-	}
-	p := tea.NewProgram(model, append(opts, run.ProgramOptions...)...)
+	p := tea.NewProgram(model, programOptions(ctx, run.Input, run.Output, run.ProgramOptions)...)
 	out.offer(dev.status)
 
 	return runScreen(ctx, rctx, cancel, p, link, out, rx, tk, func(env *pb.Envelope) tea.Msg { return consoleEvent(env, cr) })

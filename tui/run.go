@@ -112,42 +112,14 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 		selected.Store(tgs[0].ID)
 	}
 
-	keyStates := func(ids []uint32) {
-		for _, id := range ids {
-			e, ok := cr.Epoch(uint16(id))
-			out.offer(KeyState{Talkgroup: id, Have: ok, Epoch: e})
-		}
-	}
 	var link *client.Link
 	link = client.NewLink(client.LinkConfig{
 		Client: ccfg, Talkgroups: run.Talkgroups, Crypto: cr, RetryMin: run.retryMin,
-		OnState: func(up bool, err error) {
-			if !up {
-				out.offer(ConnState{Err: explainLink(err)})
-				return
-			}
-			out.offer(ConnState{Up: true})
-			ids := run.Talkgroups
-			if c := link.Client(); c != nil {
-				w := welcomeMsg(c.Welcome())
-				out.offer(w)
-				if len(ids) == 0 {
-					for _, tg := range w.Talkgroups {
-						ids = append(ids, tg.ID)
-					}
-				}
-			}
-			keyStates(ids)
-		},
+		OnState: linkState(out, cr, func() *client.Client { return link.Client() }, run.Talkgroups),
 	})
 	tk := newTalker(talkerConfig{
-		session: func() session {
-			if c := link.Client(); c != nil {
-				return c
-			}
-			return nil
-		},
-		crypto: cr, source: dev.source, noSource: dev.noSource, send: out.offer,
+		session: linkSession(link),
+		crypto:  cr, source: dev.source, noSource: dev.noSource, send: out.offer,
 		encoder: run.Encoder, priority: run.Priority, hotMic: run.HotMic,
 	})
 	senders := radio.NewSenderKeys(rctx, cr, link.Client)
@@ -173,16 +145,9 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 		},
 		SelectTalkgroup: func(tg uint32) tea.Msg { selected.Store(tg); return nil },
 	})
-	opts := []tea.ProgramOption{tea.WithContext(ctx)}
-	if run.Input != nil {
-		opts = append(opts, tea.WithInput(run.Input))
-	}
-	if run.Output != nil {
-		opts = append(opts, tea.WithOutput(run.Output))
-	}
-	p := tea.NewProgram(model, append(opts, run.ProgramOptions...)...)
+	p := tea.NewProgram(model, programOptions(ctx, run.Input, run.Output, run.ProgramOptions)...)
 	out.offer(dev.status)
-	keyStates(run.Talkgroups)
+	keyStates(out, cr, run.Talkgroups)
 
 	return runScreen(ctx, rctx, cancel, p, link, out, rx, tk, func(env *pb.Envelope) tea.Msg { return eventMsg(env, cr) })
 }
@@ -243,6 +208,62 @@ func runScreen(ctx, rctx context.Context, cancel context.CancelFunc, p *tea.Prog
 		return nil
 	}
 	return perr
+}
+
+// linkState returns a Link's OnState for a screen: the connection state
+// and, once up, the welcome and the key state of tgs (with none, of the
+// talkgroups the welcome allows). session returns the link's session.
+func linkState(out *outbox, cr *client.Crypto, session func() *client.Client, tgs []uint32) func(up bool, err error) {
+	return func(up bool, err error) {
+		if !up {
+			out.offer(ConnState{Err: explainLink(err)})
+			return
+		}
+		out.offer(ConnState{Up: true})
+		ids := tgs
+		if c := session(); c != nil {
+			w := welcomeMsg(c.Welcome())
+			out.offer(w)
+			if len(ids) == 0 {
+				for _, tg := range w.Talkgroups {
+					ids = append(ids, tg.ID)
+				}
+			}
+		}
+		keyStates(out, cr, ids)
+	}
+}
+
+// keyStates tells the screen whether it holds each talkgroup's voice key.
+func keyStates(out *outbox, cr *client.Crypto, ids []uint32) {
+	for _, id := range ids {
+		e, ok := cr.Epoch(uint16(id))
+		out.offer(KeyState{Talkgroup: id, Have: ok, Epoch: e})
+	}
+}
+
+// linkSession returns the link's current session for the talker: nil,
+// not a nil *client.Client, while disconnected.
+func linkSession(link *client.Link) func() session {
+	return func() session {
+		if c := link.Client(); c != nil {
+			return c
+		}
+		return nil
+	}
+}
+
+// programOptions are a screen's Bubble Tea options: ctx, the terminal
+// (when not the standard one) and then extra.
+func programOptions(ctx context.Context, in io.Reader, out io.Writer, extra []tea.ProgramOption) []tea.ProgramOption {
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if in != nil {
+		opts = append(opts, tea.WithInput(in))
+	}
+	if out != nil {
+		opts = append(opts, tea.WithOutput(out))
+	}
+	return append(opts, extra...)
 }
 
 func welcomeMsg(w *pb.Welcome) WelcomeMsg {
