@@ -35,14 +35,11 @@ const MaxSenderKeys = 100_000
 // certificates are as the relay gives them: check them against the agency
 // CA before trusting anything in them (Crypto.LearnSenders does).
 func (c *Client) UnitCertificates(ctx context.Context, units ...uint32) ([]*pb.Member, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_UnitCertificatesRequest{UnitCertificatesRequest: &pb.UnitCertificatesRequest{Units: units}}})
+	uc, err := request(ctx, c, &pb.Envelope{Body: &pb.Envelope_UnitCertificatesRequest{UnitCertificatesRequest: &pb.UnitCertificatesRequest{Units: units}}}, (*pb.Envelope).GetUnitCertificates, "UnitCertificatesRequest")
 	if err != nil {
 		return nil, err
 	}
-	if uc := reply.GetUnitCertificates(); uc != nil {
-		return uc.Certificates, nil
-	}
-	return nil, errors.New("client: unexpected reply to UnitCertificatesRequest")
+	return uc.Certificates, nil
 }
 
 // senderKey is a checked sender key and when its certificate expires.
@@ -172,10 +169,8 @@ func (v *Crypto) checkSenderCert(unit uint32, der []byte) (senderKey, error) {
 	if err != nil {
 		return fail("the certificate does not parse: %v", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(v.id.CA)
 	now := v.now()
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: v.roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {
 			return fail("the certificate is not valid now (valid %s to %s; check the clock): %v",

@@ -414,29 +414,31 @@ func (c *Client) Do(ctx context.Context, env *pb.Envelope) (*pb.Envelope, error)
 // Affiliate sets the unit's affiliations to tgs and returns the relay's
 // answer for each.
 func (c *Client) Affiliate(ctx context.Context, tgs ...uint32) (*pb.AffiliateResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_Affiliate{Affiliate: &pb.Affiliate{Talkgroups: tgs}}})
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_Affiliate{Affiliate: &pb.Affiliate{Talkgroups: tgs}}}, (*pb.Envelope).GetAffiliateResult, "Affiliate")
+}
+
+// request sends env like Do and returns the body of the reply that get
+// picks out, or an error saying the reply to what was unexpected when the
+// relay answered with another body.
+func request[T any](ctx context.Context, c *Client, env *pb.Envelope, get func(*pb.Envelope) *T, what string) (*T, error) {
+	reply, err := c.Do(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	res := reply.GetAffiliateResult()
-	if res == nil {
-		return nil, errors.New("client: unexpected reply to Affiliate")
+	if r := get(reply); r != nil {
+		return r, nil
 	}
-	return res, nil
+	return nil, errors.New("client: unexpected reply to " + what)
 }
 
 // RequestFloor asks for the floor of tg. The result is Granted, Queued (a
 // later Granted event follows) or Denied with a cause and reason.
 func (c *Client) RequestFloor(ctx context.Context, tg, priority uint32, em pb.Emergency) (*pb.FloorResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_FloorRequest{FloorRequest: &pb.FloorRequest{Talkgroup: tg, Priority: priority, Emergency: em}}})
-	if err != nil {
-		return nil, err
-	}
-	res := reply.GetFloorResult()
-	if res == nil {
-		return nil, errors.New("client: unexpected reply to FloorRequest")
-	}
-	return res, nil
+	return c.requestFloor(ctx, &pb.FloorRequest{Talkgroup: tg, Priority: priority, Emergency: em})
+}
+
+func (c *Client) requestFloor(ctx context.Context, fr *pb.FloorRequest) (*pb.FloorResult, error) {
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_FloorRequest{FloorRequest: fr}}, (*pb.Envelope).GetFloorResult, "FloorRequest")
 }
 
 // ReleaseFloor releases the floor of tg, or withdraws a queued request.

@@ -49,26 +49,20 @@ func (c *Client) ClearEmergency(ctx context.Context, unit uint32) error {
 
 // Emergencies lists the raised and acknowledged emergencies (dispatchers).
 func (c *Client) Emergencies(ctx context.Context) ([]*pb.EmergencyAlarm, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_ListEmergencies{ListEmergencies: &pb.ListEmergencies{}}})
+	e, err := request(ctx, c, &pb.Envelope{Body: &pb.Envelope_ListEmergencies{ListEmergencies: &pb.ListEmergencies{}}}, (*pb.Envelope).GetEmergencies, "ListEmergencies")
 	if err != nil {
 		return nil, err
 	}
-	if e := reply.GetEmergencies(); e != nil {
-		return e.Alarms, nil
-	}
-	return nil, errors.New("client: unexpected reply to ListEmergencies")
+	return e.Alarms, nil
 }
 
 // QueryUnits lists units, or the nearest ones to a point (dispatchers).
 func (c *Client) QueryUnits(ctx context.Context, q *pb.QueryUnits) ([]*pb.UnitInfo, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: q}})
+	ul, err := request(ctx, c, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: q}}, (*pb.Envelope).GetUnitList, "QueryUnits")
 	if err != nil {
 		return nil, err
 	}
-	if ul := reply.GetUnitList(); ul != nil {
-		return ul.Units, nil
-	}
-	return nil, errors.New("client: unexpected reply to QueryUnits")
+	return ul.Units, nil
 }
 
 // AllUnits lists every unit, in unit ID order, fetching the pages the
@@ -77,13 +71,9 @@ func (c *Client) AllUnits(ctx context.Context, availableOnly bool) ([]*pb.UnitIn
 	var all []*pb.UnitInfo
 	after := uint32(0)
 	for {
-		reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: &pb.QueryUnits{After: after, AvailableOnly: availableOnly}}})
+		ul, err := request(ctx, c, &pb.Envelope{Body: &pb.Envelope_QueryUnits{QueryUnits: &pb.QueryUnits{After: after, AvailableOnly: availableOnly}}}, (*pb.Envelope).GetUnitList, "QueryUnits")
 		if err != nil {
 			return nil, err
-		}
-		ul := reply.GetUnitList()
-		if ul == nil {
-			return nil, errors.New("client: unexpected reply to QueryUnits")
 		}
 		all = append(all, ul.Units...)
 		if ul.Next == 0 {
@@ -103,26 +93,12 @@ func (c *Client) UnitAction(ctx context.Context, unit uint32, kind pb.UnitAction
 
 // RadioCheck asks a unit's radio to answer (dispatchers).
 func (c *Client) RadioCheck(ctx context.Context, unit uint32) (*pb.RadioCheckResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_UnitAction{UnitAction: &pb.UnitAction{Unit: unit, Kind: pb.UnitActionKind_UNIT_RADIO_CHECK}}})
-	if err != nil {
-		return nil, err
-	}
-	if r := reply.GetRadioCheckResult(); r != nil {
-		return r, nil
-	}
-	return nil, errors.New("client: unexpected reply to a radio check")
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_UnitAction{UnitAction: &pb.UnitAction{Unit: unit, Kind: pb.UnitActionKind_UNIT_RADIO_CHECK}}}, (*pb.Envelope).GetRadioCheckResult, "a radio check")
 }
 
 // SendMessage sends a text message or call alert to a unit or a talkgroup.
 func (c *Client) SendMessage(ctx context.Context, m *pb.SendMessage) (*pb.MessageAccepted, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_SendMessage{SendMessage: m}})
-	if err != nil {
-		return nil, err
-	}
-	if a := reply.GetMessageAccepted(); a != nil {
-		return a, nil
-	}
-	return nil, errors.New("client: unexpected reply to SendMessage")
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_SendMessage{SendMessage: m}}, (*pb.Envelope).GetMessageAccepted, "SendMessage")
 }
 
 // ConfirmMessage tells the relay a message was delivered to this radio.
@@ -147,27 +123,13 @@ func (c *Client) Unpatch(ctx context.Context, patch uint32) (*pb.PatchResult, er
 }
 
 func (c *Client) patch(ctx context.Context, p *pb.Patch) (*pb.PatchResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_Patch{Patch: p}})
-	if err != nil {
-		return nil, err
-	}
-	if r := reply.GetPatchResult(); r != nil {
-		return r, nil
-	}
-	return nil, errors.New("client: unexpected reply to Patch")
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_Patch{Patch: p}}, (*pb.Envelope).GetPatchResult, "Patch")
 }
 
 // RequestBroadcast asks for the floor of tg for a broadcast group call, in
 // which only this unit talks until the call ends (dispatchers).
 func (c *Client) RequestBroadcast(ctx context.Context, tg, priority uint32) (*pb.FloorResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_FloorRequest{FloorRequest: &pb.FloorRequest{Talkgroup: tg, Priority: priority, Broadcast: true}}})
-	if err != nil {
-		return nil, err
-	}
-	if res := reply.GetFloorResult(); res != nil {
-		return res, nil
-	}
-	return nil, errors.New("client: unexpected reply to FloorRequest")
+	return c.requestFloor(ctx, &pb.FloorRequest{Talkgroup: tg, Priority: priority, Broadcast: true})
 }
 
 // PrivateCall sets up a unit-to-unit call and returns its talkgroup.
@@ -182,12 +144,5 @@ func (c *Client) EndPrivateCall(ctx context.Context, tg uint32) error {
 }
 
 func (c *Client) privateCall(ctx context.Context, pc *pb.PrivateCall) (*pb.PrivateCallResult, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_PrivateCall{PrivateCall: pc}})
-	if err != nil {
-		return nil, err
-	}
-	if r := reply.GetPrivateCallResult(); r != nil {
-		return r, nil
-	}
-	return nil, errors.New("client: unexpected reply to PrivateCall")
+	return request(ctx, c, &pb.Envelope{Body: &pb.Envelope_PrivateCall{PrivateCall: pc}}, (*pb.Envelope).GetPrivateCallResult, "PrivateCall")
 }

@@ -25,9 +25,10 @@ import (
 // A voice datagram is the clear protocol.VoiceHeader followed by an SFrame
 // (RFC 9605) whose associated data is that header.
 type Crypto struct {
-	id   *pki.Identity
-	ring *groupkey.Keyring
-	now  func() time.Time
+	id    *pki.Identity
+	roots *x509.CertPool // id.CA alone: checks KMF and sender certificates
+	ring  *groupkey.Keyring
+	now   func() time.Time
 
 	mu   sync.Mutex      // guards held
 	held map[uint16]bool // talkgroups a key was installed for
@@ -49,7 +50,7 @@ func NewCrypto(id *pki.Identity, now func() time.Time) (*Crypto, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Crypto{id: id, ring: ring, now: now, held: make(map[uint16]bool)}, nil
+	return &Crypto{id: id, roots: id.CAPool(), ring: ring, now: now, held: make(map[uint16]bool)}, nil
 }
 
 // Install checks a KeyBundle and installs its epoch key. A bundle older than
@@ -70,9 +71,7 @@ func (v *Crypto) install(kb *pb.KeyBundle) error {
 	if err != nil {
 		return fmt.Errorf("client: the key bundle's KMF certificate does not parse: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(v.id.CA)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: v.roots, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return fmt.Errorf("client: the key bundle was not signed by this agency's KMF: %w", err)
 	}
 	if role, err := pki.RoleFromCert(cert); err != nil || role != pki.RoleKMF {
@@ -129,13 +128,9 @@ func (v *Crypto) ForgetAllBut(keep map[uint16]bool) {
 // FetchKeys asks the relay for this unit's current keys and installs them.
 // It returns how many talkgroups have a key now.
 func (v *Crypto) FetchKeys(ctx context.Context, c *Client) (int, error) {
-	reply, err := c.Do(ctx, &pb.Envelope{Body: &pb.Envelope_KeyRequest{KeyRequest: &pb.KeyRequest{}}})
+	kbs, err := request(ctx, c, &pb.Envelope{Body: &pb.Envelope_KeyRequest{KeyRequest: &pb.KeyRequest{}}}, (*pb.Envelope).GetKeyBundles, "KeyRequest")
 	if err != nil {
 		return 0, err
-	}
-	kbs := reply.GetKeyBundles()
-	if kbs == nil {
-		return 0, errors.New("client: unexpected reply to KeyRequest")
 	}
 	var errs []error
 	for _, kb := range kbs.Bundles {

@@ -247,9 +247,7 @@ func memberKey(cfg Config, m *pb.Member) (hpke.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate does not parse: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cfg.Identity.CA)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: cfg.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: cfg.Identity.CAPool(), CurrentTime: cfg.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return nil, fmt.Errorf("certificate not valid under the agency CA: %w", err)
 	}
 	id, err := pki.UnitIDFromCert(cert)
