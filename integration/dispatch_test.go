@@ -403,7 +403,7 @@ func TestMessagesAndCallAlerts(t *testing.T) {
 	// An empty message is refused with a reason.
 	d = r.dispatcher(t, 901, "DISPATCH-2")
 	var re *client.RequestError
-	if _, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToUnit: 101}); !errors.As(err, &re) {
+	if _, err := d.SendMessage(ctxT(t), &pb.SendMessage{ToUnit: 101}); !errors.As(err, &re) || re.Reason == "" {
 		t.Fatalf("empty message: %v", err)
 	}
 }
