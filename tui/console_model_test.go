@@ -236,22 +236,12 @@ func (ct *consoleTest) screen() string { return ansi.Strip(ct.m.View().Content) 
 
 func (ct *consoleTest) wantScreen(subs ...string) {
 	ct.t.Helper()
-	s := ct.screen()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) && !strings.Contains(words(s), words(sub)) {
-			ct.t.Errorf("screen lacks %q:\n%s", sub, s)
-		}
-	}
+	wantScreen(ct.t, ct.screen(), subs...)
 }
 
 func (ct *consoleTest) notScreen(subs ...string) {
 	ct.t.Helper()
-	s := ct.screen()
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			ct.t.Errorf("screen shows %q, it should not:\n%s", sub, s)
-		}
-	}
+	notScreen(ct.t, ct.screen(), subs...)
 }
 
 // line returns the first screen line that contains sub.

@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/radio"
 	"github.com/varta-ptt/varta/server/store"
@@ -80,25 +79,7 @@ func TestRunConsoleWithRelay(t *testing.T) {
 	}
 
 	// Unit 103 talks on 100: the console plays it and keeps it.
-	tid := r.enrol(103, "P-103", store.RoleOfficer, 100)
-	tcr, err := client.NewCrypto(tid, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := client.Dial(ctx, client.Config{Identity: tid, Addr: r.addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if _, err := tc.Affiliate(ctx, 100); err != nil {
-		t.Fatal(err)
-	}
-	r.waitKeys(t, 100, tcr, tc)
-	watch.wait(t, "the key of the new epoch", func(m tea.Msg) bool {
-		k, ok := m.(KeyState)
-		e, _ := tcr.Epoch(100)
-		return ok && k.Talkgroup == 100 && k.Epoch >= e
-	})
+	tc, tcr := r.talkingUnit(ctx, t, watch, 103, "P-103", 100)
 	speech := tonePCM(75)
 	talk := func() {
 		t.Helper()

@@ -167,20 +167,31 @@ func words(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (rt *radioTest) wantScreen(subs ...string) {
 	rt.t.Helper()
-	s := rt.screen()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) && !strings.Contains(words(s), words(sub)) {
-			rt.t.Errorf("screen lacks %q:\n%s", sub, s)
-		}
-	}
+	wantScreen(rt.t, rt.screen(), subs...)
 }
 
 func (rt *radioTest) notScreen(subs ...string) {
 	rt.t.Helper()
-	s := rt.screen()
+	notScreen(rt.t, rt.screen(), subs...)
+}
+
+// wantScreen fails t unless screen shows each of subs, as they are or
+// wrapped over lines.
+func wantScreen(t testing.TB, screen string, subs ...string) {
+	t.Helper()
 	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			rt.t.Errorf("screen shows %q, it should not:\n%s", sub, s)
+		if !strings.Contains(screen, sub) && !strings.Contains(words(screen), words(sub)) {
+			t.Errorf("screen lacks %q:\n%s", sub, screen)
+		}
+	}
+}
+
+// notScreen fails t if screen shows any of subs.
+func notScreen(t testing.TB, screen string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if strings.Contains(screen, sub) {
+			t.Errorf("screen shows %q, it should not:\n%s", sub, screen)
 		}
 	}
 }

@@ -177,6 +177,34 @@ func (r *testRelay) listenerOn(t *testing.T, id uint32, alias string, tg uint16)
 	return got, lcr
 }
 
+// talkingUnit enrols, connects and affiliates officer id on tg, with the
+// talkgroup's key, and waits until the screen watched by watch has the
+// same key epoch, so that it can hear what the unit says. The session is
+// closed at the end of the test.
+func (r *testRelay) talkingUnit(ctx context.Context, t *testing.T, watch *msgWatch, id uint32, alias string, tg uint16) (*client.Client, *client.Crypto) {
+	t.Helper()
+	ident := r.enrol(id, alias, store.RoleOfficer, tg)
+	cr, err := client.NewCrypto(ident, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(ctx, client.Config{Identity: ident, Addr: r.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Affiliate(ctx, uint32(tg)); err != nil {
+		t.Fatal(err)
+	}
+	r.waitKeys(t, tg, cr, c)
+	watch.wait(t, "the key of the new epoch", func(m tea.Msg) bool {
+		k, ok := m.(KeyState)
+		e, _ := cr.Epoch(tg)
+		return ok && k.Talkgroup == uint32(tg) && k.Epoch >= e
+	})
+	return c, cr
+}
+
 // msgWatch sees every message the radio's program handles (through
 // tea.WithFilter, on the program's goroutine) and keeps the model.
 type msgWatch struct {
@@ -288,25 +316,7 @@ func TestRunRadioWithRelay(t *testing.T) {
 	}
 
 	// Unit 103 talks; the radio plays it.
-	tid := r.enrol(103, "P-103", store.RoleOfficer, 100)
-	tcr, err := client.NewCrypto(tid, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc, err := client.Dial(ctx, client.Config{Identity: tid, Addr: r.addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if _, err := tc.Affiliate(ctx, 100); err != nil {
-		t.Fatal(err)
-	}
-	r.waitKeys(t, 100, tcr, tc)
-	watch.wait(t, "the key of the new epoch", func(m tea.Msg) bool {
-		k, ok := m.(KeyState)
-		e, _ := tcr.Epoch(100)
-		return ok && k.Talkgroup == 100 && k.Epoch >= e
-	})
+	tc, tcr := r.talkingUnit(ctx, t, watch, 103, "P-103", 100)
 	speech := tonePCM(75)
 	if _, err := radio.Transmit(ctx, tc, tc.Events(), tcr, speech, radio.TxConfig{Talkgroup: 100}); err != nil {
 		t.Fatal(err)
