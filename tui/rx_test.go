@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,22 +31,24 @@ func burstDatagrams(t *testing.T, tg uint16, unit uint32, flags uint8, pcm []int
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := clearSealer{unit: unit}
 	var out [][]byte
-	var seq uint16
-	var gap uint8
+	s := radio.NewBurstSender(clearSealer{unit: unit}, func(d []byte) error {
+		out = append(out, slices.Clone(d))
+		return nil
+	}, nil)
+	tgs := []uint32{uint32(tg)}
 	for _, f := range frames {
-		if f == nil {
-			gap++
+		if f == nil && s.Pause() {
 			continue
 		}
-		d, _ := s.Seal(nil, tg, flags, radio.AppendPayload(nil, seq, gap, f))
-		out = append(out, d)
-		seq++
-		gap = 0
+		if err := s.Send(tgs, flags, f); err != nil {
+			t.Fatal(err)
+		}
 	}
-	d, _ := s.Seal(nil, tg, flags|protocol.FlagEndOfBurst, radio.AppendPayload(nil, seq, gap, nil))
-	return append(out, d)
+	if err := s.End(tgs, flags); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func tonePCM(frames int) []int16 {
