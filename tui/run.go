@@ -16,6 +16,7 @@ import (
 	"github.com/varta-ptt/varta/client"
 	"github.com/varta-ptt/varta/codec"
 	"github.com/varta-ptt/varta/crypto/pki"
+	"github.com/varta-ptt/varta/internal/position"
 	"github.com/varta-ptt/varta/protocol/pb"
 	"github.com/varta-ptt/varta/radio"
 )
@@ -32,6 +33,12 @@ type RadioRun struct {
 	Talkgroups []uint32
 	// Software names the radio in Hello. Default "varta-radio".
 	Software string
+	// Status, if set, is reported on every connect (available, busy, ...).
+	Status string
+	// Fixes, if set, are the radio's positions (internal/position): each
+	// is reported as it comes, and the newest again on every connect and
+	// with an emergency.
+	Fixes <-chan position.Fix
 	// NoAudio leaves the audio devices closed.
 	NoAudio bool
 	// Audio configures the audio devices. The zero value is right.
@@ -113,10 +120,33 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 	}
 
 	var link *client.Link
+	var rep *radio.Reporter
+	state := linkState(out, cr, func() *client.Client { return link.Client() }, run.Talkgroups)
 	link = client.NewLink(client.LinkConfig{
 		Client: ccfg, Talkgroups: run.Talkgroups, Crypto: cr, RetryMin: run.retryMin,
-		OnState: linkState(out, cr, func() *client.Client { return link.Client() }, run.Talkgroups),
+		OnState: func(up bool, err error) {
+			state(up, err)
+			if up {
+				rep.Connected()
+			}
+		},
 	})
+	rep = radio.NewReporter(rctx, link.Client, run.Status, func(err error) {
+		out.offer(EventMsg{Text: "status or position not reported: " + err.Error()})
+	})
+	go func() {
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case fix, ok := <-run.Fixes:
+				if !ok {
+					return
+				}
+				rep.Fix(fix)
+			}
+		}
+	}()
 	tk := newTalker(talkerConfig{
 		session: linkSession(link),
 		crypto:  cr, source: dev.source, noSource: dev.noSource, send: out.offer,
@@ -134,10 +164,10 @@ func RunRadio(ctx context.Context, run RadioRun) error {
 		PTTDown: tk.Down, PTTUp: tk.Up,
 		Emergency: func(req PTTRequest) tea.Msg {
 			// The emergency button: the alarm goes to every dispatcher
-			// (with the radio's last reported position) before the
-			// emergency call pre-empts the talker. Runs in a tea.Cmd.
+			// (with the radio's newest position) before the emergency
+			// call pre-empts the talker. Runs in a tea.Cmd.
 			if c := link.Client(); c != nil {
-				if err := c.RaiseEmergency(ctx, pb.Emergency_EMERGENCY_EMERGENCY, req.Talkgroup, nil); err != nil {
+				if err := c.RaiseEmergency(ctx, pb.Emergency_EMERGENCY_EMERGENCY, req.Talkgroup, rep.Position()); err != nil {
 					out.offer(EventMsg{Text: "emergency alarm not sent: " + err.Error()})
 				}
 			}

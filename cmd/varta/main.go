@@ -37,7 +37,7 @@ const usage = `varta: the Varta client.
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --tx speech.wav [--emergency] [--broadcast] [--priority N]
   varta radio --identity FILE [--server HOST:PORT] --call UNIT --tx speech.wav      (private call)
   varta radio --identity FILE [--server HOST:PORT] --talkgroup 100[,200] --record DIR [--for 30s]
-              (talkgroup --tx and --record also take [--position LAT,LON | --route FILE | --nmea DEVICE] [--status STATUS])
+              (talkgroup --tx, --record and the handheld also take [--position LAT,LON | --route FILE | --nmea DEVICE] [--status STATUS])
   varta radio --identity FILE [--server HOST:PORT] [--talkgroup 100[,200]] [--no-audio] [--ptt-file F.wav]
               (interactive handheld: space talks, t changes talkgroup, e e emergency, ? help)
 

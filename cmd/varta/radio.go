@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -214,29 +213,15 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 		return err
 	}
 	var refused error
-	var lastFix atomic.Pointer[position.Fix]
 	var link *client.Link
+	var rep *radio.Reporter
 	link = client.NewLink(client.LinkConfig{
 		Client:     client.Config{Identity: id, Addr: f.server, Software: "varta-radio/0.1"},
 		Talkgroups: tgs, Crypto: cr,
 		OnState: func(up bool, err error) {
 			now := time.Now().Format("15:04:05")
-			if fix := lastFix.Load(); up && fix != nil {
-				// The newest fix, which may have come while disconnected.
-				if c := link.Client(); c != nil {
-					go c.ReportPosition(ctx, fix.Lat, fix.Lon, fix.AccuracyM, time.Now())
-				}
-			}
-			if up && (f.position != "" || f.status != "") {
-				if c := link.Client(); c != nil {
-					go func() {
-						// On each connect: the status, and the fixed position
-						// at once (routes and NMEA report as they go).
-						if _, err := reportField(ctx, c, radioFlags{position: f.position, status: f.status}); err != nil {
-							fmt.Fprintf(os.Stderr, "varta: %v\n", err)
-						}
-					}()
-				}
+			if up {
+				rep.Connected() // the status and the newest fix
 			}
 			if up {
 				fmt.Fprintf(out, "%s connected; listening on talkgroups %s\n", now, joinIDs(tgs, "(none)"))
@@ -245,6 +230,7 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 			}
 		},
 	})
+	rep = radio.NewReporter(ctx, link.Client, f.status, func(err error) { fmt.Fprintf(os.Stderr, "varta: report: %v\n", err) })
 	senders := radio.NewSenderKeys(ctx, cr, link.Client)
 	rx := radio.NewReceiver(radio.ReceiverConfig{
 		Crypto: cr, SenderKey: senders.Key, Learn: senders.Learn,
@@ -279,10 +265,7 @@ func radioRecord(ctx context.Context, id *pki.Identity, f radioFlags, tgs []uint
 	for {
 		select {
 		case fix := <-fixes:
-			lastFix.Store(&fix)
-			if c := link.Client(); c != nil {
-				go c.ReportPosition(ctx, fix.Lat, fix.Lon, fix.AccuracyM, time.Now())
-			}
+			rep.Fix(fix)
 		case env := <-link.Events():
 			rx.Event(env)
 		case d := <-link.Voice():
@@ -309,11 +292,17 @@ func radioInteractive(ctx context.Context, id *pki.Identity, f radioFlags, tgs [
 			return err
 		}
 	}
+	fixes, err := positionSource(ctx, f)
+	if err != nil {
+		return err
+	}
 	return tui.RunRadio(ctx, tui.RadioRun{
 		Identity:   id,
 		Addr:       f.server,
 		Talkgroups: tgs, // empty: every talkgroup the relay allows
 		Software:   "varta-radio/0.1",
+		Status:     f.status,
+		Fixes:      fixes,
 		Priority:   uint32(min(f.priority, 255)),
 		Encoder:    codec.EncoderConfig{Bitrate: f.bitrate},
 		NoAudio:    f.noAudio,
