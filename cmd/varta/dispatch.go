@@ -19,7 +19,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/varta-ptt/varta/client"
-	"github.com/varta-ptt/varta/crypto/pki"
 	"github.com/varta-ptt/varta/internal/position"
 	"github.com/varta-ptt/varta/protocol/pb"
 )
@@ -54,7 +53,7 @@ func cmdDispatch(args []string, out io.Writer) error {
 		fs.Usage()
 		return errors.New("give --identity FILE and an action")
 	}
-	id, err := pki.LoadIdentityFile(*identity)
+	id, err := loadIdentity(*identity)
 	if err != nil {
 		return err
 	}
