@@ -162,7 +162,7 @@ func (c *BurstCheck) check(sig []byte, key ed25519.PublicKey) Verification {
 	switch {
 	case err == nil:
 		return Verification{Verified: true}
-	case errors.Is(err, groupkey.ErrBurstUnverified) && len(sig) == groupkey.BurstSignatureSize && signedCount(sig) != ver.Frames():
+	case errors.Is(err, groupkey.ErrBurstFrames):
 		return Verification{Why: "frames were lost"}
 	}
 	return Verification{Why: "the signature does not match"}
@@ -175,11 +175,6 @@ func (c *BurstCheck) Result() Verification {
 		return *c.result
 	}
 	return Verification{Why: "the end of the burst was lost"}
-}
-
-// signedCount is the frame count a signature payload claims.
-func signedCount(sig []byte) uint32 {
-	return uint32(sig[0])<<24 | uint32(sig[1])<<16 | uint32(sig[2])<<8 | uint32(sig[3])
 }
 
 // SenderKeys adapts client.Crypto's cache of verified talker keys, and

@@ -135,7 +135,7 @@ func (v *BurstVerifier) Verify(payload []byte) error {
 	}
 	n := binary.BigEndian.Uint32(payload)
 	if n != v.c.n {
-		return fmt.Errorf("%w: sender signed %d frames, %d received", ErrBurstUnverified, n, v.c.n)
+		return fmt.Errorf("%w: %w: sender signed %d frames, %d received", ErrBurstUnverified, ErrBurstFrames, n, v.c.n)
 	}
 	if !ed25519.Verify(v.pub, v.c.message(n), payload[4:]) {
 		return fmt.Errorf("%w: signature does not match the frames received", ErrBurstUnverified)

@@ -86,6 +86,11 @@ func TestBurstSignature(t *testing.T) {
 			if !tc.verified && !errors.Is(err, ErrBurstUnverified) {
 				t.Fatalf("Verify = %v, want ErrBurstUnverified", err)
 			}
+			// Only a count that differs says frames were lost or added.
+			wantFrames := len(tc.received) != len(frames) && len(tc.payload) == BurstSignatureSize
+			if errors.Is(err, ErrBurstFrames) != wantFrames {
+				t.Fatalf("Verify = %v; ErrBurstFrames %v, want %v", err, errors.Is(err, ErrBurstFrames), wantFrames)
+			}
 		})
 	}
 }

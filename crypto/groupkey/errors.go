@@ -39,3 +39,8 @@ var ErrStaleEpoch = errors.New("groupkey: epoch is not newer than the installed 
 // cannot be verified: a frame was lost, added or changed, or the signature
 // does not match. It does not prove forgery; a lost frame is enough.
 var ErrBurstUnverified = errors.New("groupkey: burst not verified")
+
+// ErrBurstFrames, wrapped with ErrBurstUnverified, means the frames added
+// are not as many as the sender signed: some were lost (or added) on the
+// way. Radio links lose frames; this is the usual reason.
+var ErrBurstFrames = errors.New("groupkey: frame count differs")
